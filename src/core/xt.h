@@ -20,7 +20,10 @@ namespace netfence::core {
 
 struct Interface;
 class Host;
-class EventSink;
+struct NatRange;
+enum class NatManip : uint8_t;
+class PacketServices;
+enum class Verdict : int8_t;
 
 // CheckCtx is what the kernel's checkentry sees (xt_mtchk_param /
 // xt_tgchk_param): the table, the rule header, the hooks the rule's chain is
@@ -52,8 +55,27 @@ struct XtParams {
   int fragoff = 0;       // IPv4: fragment offset; IPv6: non-zero if not first
   uint8_t l4proto = 0;   // transport protocol (after IPv6 extension headers)
   bool hotdrop = false;  // set by a match to drop the packet
-  EventSink* events = nullptr;
+  PacketServices* svc = nullptr;  // the engine's services (may be nullptr)
   const void* rule_tag = nullptr;  // the rule being evaluated (for TRACE/LOG)
+};
+
+// PacketServices is what the engine offers to extensions with side effects.
+class PacketServices {
+ public:
+  virtual ~PacketServices() = default;
+  // Log records one kernel log line (LOG's printk text without the
+  // syslog prefix, or an NFLOG description); it appears in the packet's
+  // "log" array.
+  virtual void Log(const std::string& line) = 0;
+  // SendLocal sends a packet the host itself builds (REJECT's reply): it is
+  // routed and traverses OUTPUT and POSTROUTING like any local packet.
+  virtual void SendLocal(Packet pkt) = 0;
+  // SetupNat binds the packet's new connection to a NAT mapping
+  // (nf_nat_setup_info) and returns the target's verdict.
+  virtual Verdict SetupNat(XtParams& p, const NatRange& r, NatManip m) = 0;
+  // Random returns a pseudo-random number from the simulation's seeded
+  // generator (statistic, --random).
+  virtual uint32_t Random() = 0;
 };
 
 // SaveCtx collects the canonical text of an extension (" --opt value ...").
