@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/resolver.h"
 #include "core/table.h"
@@ -39,6 +40,9 @@ std::unique_ptr<Ruleset> Restore(std::string_view text,
 // Save prints a ruleset the way iptables-save / ip6tables-save 1.8.9
 // (legacy) does, without the "#" header and footer lines.
 std::string Save(const Ruleset& rs, bool counters);
+
+// SaveTables prints the given tables in order (iptables-save's body).
+std::string SaveTables(const std::vector<const Table*>& tables, bool counters);
 
 // SaveRule prints one rule ("-A CHAIN ..." with optional counters).
 std::string SaveRule(const Table& t, const Chain& c, const Rule& r,

@@ -87,8 +87,15 @@ std::string SaveRule(const Table& t, const Chain& c, const Rule& r,
 }
 
 std::string Save(const Ruleset& rs, bool counters) {
+  std::vector<const Table*> tables;
+  for (const auto& t : rs.tables) tables.push_back(t.get());
+  return SaveTables(tables, counters);
+}
+
+std::string SaveTables(const std::vector<const Table*>& tables,
+                       bool counters) {
   std::string out;
-  for (const auto& t : rs.tables) {
+  for (const Table* t : tables) {
     out += "*" + t->name + "\n";
     for (const Chain& c : t->chains) {
       if (c.builtin)
