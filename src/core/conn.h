@@ -43,6 +43,31 @@ struct Tuple {
   bool operator==(const Tuple&) const = default;
 };
 
+// TcpWindow is one direction's window tracking state (ip_ct_tcp_state).
+struct TcpWindow {
+  uint32_t td_end = 0;     // max of seq + len
+  uint32_t td_maxend = 0;  // max of ack + max(win, 1)
+  uint32_t td_maxwin = 0;  // max(win)
+  uint32_t td_maxack = 0;  // max of ack
+  uint8_t td_scale = 0;    // window scale factor
+  uint8_t flags = 0;       // IP_CT_TCP_FLAG_*
+};
+
+// TcpConnState is the TCP tracker's per-connection state (struct ip_ct_tcp).
+struct TcpConnState {
+  TcpWindow seen[2];
+  uint8_t state = 0;  // TCP_CONNTRACK_* (0 none ... ), as the kernel numbers
+  uint8_t last_dir = 0;
+  uint8_t retrans = 0;
+  uint8_t last_index = 0;
+  uint32_t last_seq = 0;
+  uint32_t last_ack = 0;
+  uint32_t last_end = 0;
+  uint16_t last_win = 0;
+  uint8_t last_wscale = 0;
+  uint8_t last_flags = 0;
+};
+
 // Conn is one tracked connection.
 struct Conn {
   Tuple tuple[2];
@@ -52,7 +77,8 @@ struct Conn {
   uint16_t zone = 0;
   double expires = 0;      // absolute time (seconds) the entry times out
   std::string helper;      // attached helper name ("" = none)
-  uint8_t l4state = 0;     // protocol state (TCP_CONNTRACK_*, ...)
+  uint8_t l4state = 0;     // protocol state for non-TCP protocols
+  TcpConnState tcp;        // TCP tracker state (tcp.state is the TCP state)
   uint64_t packets[2] = {0, 0};
   uint64_t bytes[2] = {0, 0};
 };
