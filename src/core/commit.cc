@@ -60,6 +60,8 @@ void CommitTable(Table& t) {
   for (size_t ci = 0; ci < t.chains.size(); ++ci) {
     for (Rule& r : t.chains[ci].rules) {
       CheckCtx ctx{t.name, &r.ip, masks[ci], t.family};
+      ctx.matches = &r.matches;
+      ctx.scope = t.scope.get();
       try {
         for (MatchEntry& m : r.matches) {
           CheckGeneric("match", m.type->name, m.type->table, m.type->hooks,

@@ -75,8 +75,14 @@ struct Conn {
   std::atomic<uint32_t> mark{0};
   uint32_t secmark = 0;
   uint16_t zone = 0;
+  // On a CT template (status kIpsTemplate, attached by -j CT in raw): the
+  // directions the zone applies to (NF_CT_ZONE_DIR_ORIG 1 | _REPL 2) and
+  // whether the zone id is taken from the packet mark (NF_CT_FLAG_MARK).
+  uint8_t zone_dir = 3;
+  bool zone_from_mark = false;
   double expires = 0;      // absolute time (seconds) the entry times out
   std::string helper;      // attached helper name ("" = none)
+  const Conn* master = nullptr;  // the connection this one was expected by
   uint8_t l4state = 0;     // protocol state for non-TCP protocols
   TcpConnState tcp;        // TCP tracker state (tcp.state is the TCP state)
   uint64_t packets[2] = {0, 0};

@@ -501,6 +501,11 @@ Command LineParser::Parse(const std::vector<std::string>& argv) {
         c.proto = ParseProtocol(p, *opts_.resolver);
         if (c.proto == 0 && (c.invflags & kInvProto))
           throw ParseError("rule would never match protocol");
+        // Extensions parsed after -p see it (ipv4_proto_parse /
+        // ipv6_proto_parse fill the entry at once): NAT port ranges need it.
+        ip_.proto = c.proto;
+        ip_.proto_set = true;
+        ip_.invflags = c.invflags;
         break;
       }
       case 's':
@@ -846,6 +851,7 @@ class RestoreDriver {
   RestoreDriver(const RestoreOptions& o) : opts_(o) {
     rs_ = std::make_unique<Ruleset>();
     rs_->family = o.family;
+    scope_ = o.scope ? o.scope : std::make_shared<ExtScope>();
   }
   std::unique_ptr<Ruleset> Run(std::string_view text);
 
@@ -863,6 +869,7 @@ class RestoreDriver {
   std::unique_ptr<Ruleset> rs_;
   std::unique_ptr<Table> cur_;
   std::vector<std::string> order_;  // tables in order of first use
+  std::shared_ptr<ExtScope> scope_;  // named extension state of this load
 };
 
 }  // namespace
@@ -942,6 +949,7 @@ void RestoreDriver::StartTable(const std::string& buf, int line) {
                    "': Table does not exist (do you need to insmod?)");
   // Restore without --noflush starts from an empty table.
   cur_ = MakeTable(name, opts_.family);
+  cur_->scope = scope_;
   if (std::find(order_.begin(), order_.end(), name) == order_.end())
     order_.push_back(name);
 }

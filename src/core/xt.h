@@ -6,7 +6,9 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +26,33 @@ struct NatRange;
 enum class NatManip : uint8_t;
 class PacketServices;
 enum class Verdict : int8_t;
+struct MatchEntry;  // core/table.h
+struct Conn;
+struct Tuple;
+
+// ExtScope holds state that extensions share between the rules of one
+// ruleset, as the kernel keeps it per network namespace: xt_recent and
+// xt_hashlimit tables found by name. An entry lives while a rule holds it
+// (the kernel's reference count).
+class ExtScope {
+ public:
+  // Get returns the object stored under key, made by make() when absent.
+  std::shared_ptr<void> Get(
+      const std::string& key,
+      const std::function<std::shared_ptr<void>()>& make) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::shared_ptr<void> obj = objs_[key].lock();
+    if (!obj) {
+      obj = make();
+      objs_[key] = obj;
+    }
+    return obj;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::weak_ptr<void>> objs_;
+};
 
 // CheckCtx is what the kernel's checkentry sees (xt_mtchk_param /
 // xt_tgchk_param): the table, the rule header, the hooks the rule's chain is
@@ -33,6 +62,11 @@ struct CheckCtx {
   const IpFilter* ip = nullptr;
   HookMask hook_mask = 0;
   Family family = Family::kIPv4;
+  // The rule's matches (the entry a checkentry may walk, as TCPMSS looks
+  // for -m tcp --syn); nullptr when unknown.
+  const std::vector<MatchEntry>* matches = nullptr;
+  // Where named extension state lives; nullptr: a process-wide scope.
+  ExtScope* scope = nullptr;
 };
 
 // HookState is the per-hook invocation context (nf_hook_state).
@@ -76,6 +110,11 @@ class PacketServices {
   // Random returns a pseudo-random number from the simulation's seeded
   // generator (statistic, --random).
   virtual uint32_t Random() = 0;
+  // FindConn looks a confirmed, unexpired connection up by a tuple of one
+  // direction (nf_conntrack_find_get), for connlimit; nullptr if none.
+  virtual const Conn* FindConn(const Tuple& t, uint16_t zone) {
+    return nullptr;
+  }
 };
 
 // SaveCtx collects the canonical text of an extension (" --opt value ...").
