@@ -21,6 +21,10 @@ struct RestoreOptions {
   const Resolver* resolver = nullptr;  // required
   std::string filename = "-";          // named in errors
   bool counters = false;               // like iptables-restore -c
+  // Named extension state (recent, hashlimit) to share with other loads,
+  // as the kernel shares it within a network namespace; nullptr: a fresh
+  // scope for this load.
+  std::shared_ptr<ExtScope> scope;
 };
 
 // RestoreError is a refused load: "FILE:LINE: reason".

@@ -70,6 +70,9 @@ struct Table {
   // Built-in chains first in hook order, then user chains sorted by name
   // (strcmp), the order libiptc keeps and iptables-save prints.
   std::vector<Chain> chains;
+  // Where the rules' named extension state lives (shared by the tables of
+  // one load); nullptr: a process-wide scope.
+  std::shared_ptr<ExtScope> scope;
 
   Chain* FindChain(const std::string& name);
   const Chain* FindChain(const std::string& name) const;
