@@ -59,6 +59,14 @@ struct TcpCtResult {
   int verdict = 1;
   double timeout = 0;  // new timeout (seconds from now) when accepted
   const char* reason = nullptr;  // why invalid, for tracing
+  // refresh: the timeout was renewed (nf_ct_refresh_acct: conn.expires is
+  // now + timeout unless IPS_FIXED_TIMEOUT) and the packet is accounted.
+  // Accepted packets the kernel ignores (out-of-sync SYNs, retransmitted
+  // SYNs before a reply, ...) neither renew the timeout nor count.
+  bool refresh = false;
+  // kill: accepted, but the entry must be deleted now (nf_ct_kill_acct,
+  // a RST before any reply); the packet is accounted first.
+  bool kill = false;
 };
 inline constexpr int kTcpCtRepeat = -4;  // -NF_REPEAT
 
