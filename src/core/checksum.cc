@@ -21,15 +21,29 @@ uint16_t IpChecksum(const uint8_t* p, size_t len) {
 }
 
 void DecreaseTtl(uint8_t* iph) {
-  uint32_t check = uint32_t(iph[10] << 8 | iph[11]);
-  check += 0x0100;
+  // ip_decrease_ttl works on the field as a little-endian host loads it;
+  // reproducing that keeps the kernel's choice between 0x0000 and 0xffff.
+  uint32_t check = uint32_t(iph[10] | iph[11] << 8);
+  check += 0x0001;
   check = (check + (check >= 0xffff)) & 0xffff;
-  iph[10] = uint8_t(check >> 8);
-  iph[11] = uint8_t(check);
+  iph[10] = uint8_t(check);
+  iph[11] = uint8_t(check >> 8);
   iph[8]--;
 }
 
 namespace {
+
+// The kernel's 32-bit one's complement helpers (csum_add, csum_fold).
+uint32_t Add32(uint32_t a, uint32_t b) {
+  uint32_t r = a + b;
+  return r + (r < b);
+}
+
+uint16_t Fold32(uint32_t s) {
+  s = (s & 0xffff) + (s >> 16);
+  s = (s & 0xffff) + (s >> 16);
+  return uint16_t(~s);
+}
 
 uint16_t Get(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
 void Put(uint8_t* p, uint16_t v) {
@@ -37,21 +51,23 @@ void Put(uint8_t* p, uint16_t v) {
   p[1] = uint8_t(v);
 }
 
+// Replace is inet_proto_csum_replace4 for a non-offloaded checksum:
+// fold(~unfold(sum) - from + to), in 32-bit arithmetic.
+void Replace(uint8_t* csum, uint32_t from, uint32_t to) {
+  uint32_t s = ~uint32_t(Get(csum));
+  s = Add32(s, ~from);
+  s = Add32(s, to);
+  Put(csum, Fold32(s));
+}
+
 }  // namespace
 
 void CsumReplace2(uint8_t* csum, uint16_t from, uint16_t to) {
-  // RFC 1624: HC' = ~(~HC + ~m + m')
-  uint32_t s = uint16_t(~Get(csum));
-  s += uint16_t(~from);
-  s += to;
-  Put(csum, CsumFold(s));
+  Replace(csum, from, to);
 }
 
 void CsumReplace4(uint8_t* csum, uint32_t from, uint32_t to) {
-  uint32_t s = uint16_t(~Get(csum));
-  s += uint16_t(~(from >> 16)) + uint16_t(~(from & 0xffff));
-  s += (to >> 16) + (to & 0xffff);
-  Put(csum, CsumFold(s));
+  Replace(csum, from, to);
 }
 
 uint32_t PseudoHeaderV4(const uint8_t* src, const uint8_t* dst, uint8_t proto,
