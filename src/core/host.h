@@ -39,7 +39,20 @@ struct IfAddr {
   Addr broadcast;        // IPv4 broadcast address, if any
   uint8_t scope = 0;     // RT_SCOPE_*: 0 global, 253 link, 254 host
   bool secondary = false;
+  uint32_t flags = 0;    // IFA_F_* (IPv6 source selection reads tentative,
+                         // deprecated, optimistic, temporary, homeaddress)
 };
+
+// IFA_F_* address flags (linux/if_addr.h) kept in IfAddr::flags.
+inline constexpr uint32_t kIfaSecondary = 0x01;
+inline constexpr uint32_t kIfaTemporary = 0x01;  // IPv6 reuses the bit
+inline constexpr uint32_t kIfaNodad = 0x02;
+inline constexpr uint32_t kIfaOptimistic = 0x04;
+inline constexpr uint32_t kIfaDadfailed = 0x08;
+inline constexpr uint32_t kIfaHomeaddress = 0x10;
+inline constexpr uint32_t kIfaDeprecated = 0x20;
+inline constexpr uint32_t kIfaTentative = 0x40;
+inline constexpr uint32_t kIfaPermanent = 0x80;
 
 // Interface is one network device.
 struct Interface {
