@@ -57,8 +57,10 @@ struct Packet {
   std::array<uint8_t, 6> src_mac{};
   std::array<uint8_t, 6> dst_mac{};
   std::optional<SockOwner> sk;
+  // No entry with ctinfo 0 is the kernel's empty skb->_nfct: matches see
+  // such a packet as INVALID. Untracked is ct == nullptr with kUntracked.
   Conn* ct = nullptr;
-  CtInfo ctinfo = CtInfo::kUntracked;
+  CtInfo ctinfo = CtInfo::kEstablished;
   bool nftrace = false;
   double tstamp = 0;  // seconds, from the packet's "t"
 

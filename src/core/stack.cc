@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "core/checksum.h"
+#include "core/nat_core.h"
 #include "core/pktinfo.h"
 #include "core/restore.h"
 
@@ -15,15 +16,38 @@ namespace {
 
 constexpr int kMaxDepth = 4;  // nested local sends (REJECT of a REJECT ...)
 
-// The tables each hook visits, in priority order (raw -300, mangle -150,
-// nat -100 at PREROUTING/OUTPUT, filter 0, nat +100 at INPUT/POSTROUTING).
-const std::vector<const char*>& HookTables(Hook h) {
-  static const std::vector<const char*> kPre = {"raw", "mangle", "nat"};
-  static const std::vector<const char*> kIn = {"mangle", "filter", "nat"};
-  static const std::vector<const char*> kFwd = {"mangle", "filter"};
-  static const std::vector<const char*> kOut = {"raw", "mangle", "nat",
-                                                "filter"};
-  static const std::vector<const char*> kPost = {"mangle", "nat"};
+// Step is one function registered at a hook, in the kernel's priority
+// order: tables (raw -300, mangle -150, nat -100 / +100, filter 0),
+// conntrack (-200 at PREROUTING / OUTPUT) and its confirmation (last at
+// INPUT / POSTROUTING).
+enum class StepKind : uint8_t { kDefrag, kTable, kConntrack, kNat, kConfirm };
+struct Step {
+  StepKind kind;
+  const char* table;
+};
+
+const std::vector<Step>& HookSteps(Hook h) {
+  using K = StepKind;
+  static const std::vector<Step> kPre = {{K::kDefrag, nullptr},
+                                         {K::kTable, "raw"},
+                                         {K::kConntrack, nullptr},
+                                         {K::kTable, "mangle"},
+                                         {K::kNat, "nat"}};
+  static const std::vector<Step> kIn = {{K::kTable, "mangle"},
+                                        {K::kTable, "filter"},
+                                        {K::kNat, "nat"},
+                                        {K::kConfirm, nullptr}};
+  static const std::vector<Step> kFwd = {{K::kTable, "mangle"},
+                                         {K::kTable, "filter"}};
+  static const std::vector<Step> kOut = {{K::kDefrag, nullptr},
+                                         {K::kTable, "raw"},
+                                         {K::kConntrack, nullptr},
+                                         {K::kTable, "mangle"},
+                                         {K::kNat, "nat"},
+                                         {K::kTable, "filter"}};
+  static const std::vector<Step> kPost = {{K::kTable, "mangle"},
+                                          {K::kNat, "nat"},
+                                          {K::kConfirm, nullptr}};
   switch (h) {
     case Hook::kPrerouting:
       return kPre;
@@ -37,6 +61,33 @@ const std::vector<const char*>& HookTables(Hook h) {
       return kPost;
   }
   return kPre;
+}
+
+// Extensions whose kernel checkentry loads connection tracking for the
+// family (nf_ct_netns_get). A nat table alone does not: without conntrack
+// its chains are never consulted.
+bool LoadsConntrack(const Rule& r) {
+  static const char* kMatches[] = {"state",     "conntrack", "connmark",
+                                   "connlimit", "helper",    "connbytes",
+                                   "connlabel", "cluster"};
+  static const char* kTargets[] = {"CONNMARK", "SNAT",   "DNAT",
+                                   "MASQUERADE", "REDIRECT", "NETMAP"};
+  for (const auto& m : r.matches)
+    for (const char* n : kMatches)
+      if (m.type->name == n) return true;
+  if (r.kind != TargetKind::kExtension) return false;
+  const std::string& t = r.target_type->name;
+  for (const char* n : kTargets)
+    if (t == n) return true;
+  if (t == "CT") {
+    // CT --notrack attaches nothing and so loads nothing.
+    std::string text;
+    IpFilter ip;
+    SaveCtx sc{text, ip, ip.family};
+    r.target->Save(sc);
+    return text.find("--notrack") == std::string::npos;
+  }
+  return false;
 }
 
 Addr SrcAddr(const Packet& p) {
@@ -80,7 +131,8 @@ struct NetStack::Run {
 // StackServices gives targets access to the stack during one hook.
 class StackServices : public PacketServices {
  public:
-  StackServices(NetStack& s, NetStack::Run& r) : stack_(s), run_(r) {}
+  StackServices(NetStack& s, NetStack::Run& r, const Packet& cur)
+      : stack_(s), run_(r), cur_(cur) {}
   void Log(const std::string& line) override { run_.out->log.push_back(line); }
   void SendLocal(Packet pkt) override {
     if (run_.depth >= kMaxDepth) return;
@@ -88,20 +140,36 @@ class StackServices : public PacketServices {
     nested.depth++;
     nested.emitted = true;
     pkt.tstamp = stack_.now_;
+    // nf_ct_attach: the reply belongs to the packet's connection, in the
+    // other direction, as RELATED.
+    if (cur_.ct != nullptr) {
+      const bool orig_dir = cur_.ctinfo == CtInfo::kNew ||
+                            cur_.ctinfo == CtInfo::kEstablished ||
+                            cur_.ctinfo == CtInfo::kRelated;
+      pkt.ct = cur_.ct;
+      pkt.ctinfo = orig_dir ? CtInfo::kRelatedReply : CtInfo::kRelated;
+    }
     stack_.LocalOut(nested, std::move(pkt), true);
   }
-  Verdict SetupNat(XtParams&, const NatRange&, NatManip) override {
-    throw std::logic_error("NAT is not implemented yet");
+  Verdict SetupNat(XtParams& p, const NatRange& r, NatManip m) override {
+    if (p.skb->ct == nullptr) return Verdict::kAccept;
+    bool random = false;
+    Verdict v = stack_.nat_->SetupInfo(*p.skb->ct, r, m, &random);
+    if (random) run_.out->nat_random = true;
+    return v;
   }
   uint32_t Random() override { return uint32_t(stack_.rng_()); }
 
  private:
   NetStack& stack_;
   NetStack::Run& run_;
+  const Packet& cur_;
 };
 
 NetStack::NetStack(const Host& host, StackOptions opts)
-    : host_(host), opts_(opts), rng_(opts.seed) {}
+    : host_(host), opts_(opts), rng_(opts.seed), ct_(opts.conntrack) {
+  nat_ = std::make_unique<NatCore>(ct_, [this] { return uint32_t(rng_()); });
+}
 
 NetStack::~NetStack() = default;
 
@@ -109,13 +177,13 @@ void NetStack::SetRules(Family f, std::unique_ptr<Ruleset> rs) {
   FamilyTables& ft = Tables(f);
   ft.tables.clear();
   if (!rs) return;
+  bool active = false;
   for (auto& t : rs->tables) {
-    if (t->name == "nat")
-      throw std::runtime_error(
-          "the nat table needs connection tracking and NAT, which are not "
-          "implemented yet");
+    for (const Chain& c : t->chains)
+      for (const Rule& r : c.rules) active = active || LoadsConntrack(r);
     ft.tables.push_back(std::make_unique<TableRuntime>(std::move(t)));
   }
+  (f == Family::kIPv4 ? ct_active4_ : ct_active6_) = active;
 }
 
 std::string NetStack::SaveWithCounters(Family f) {
@@ -149,9 +217,58 @@ bool NetStack::PreHookChecks(const Packet& pkt) const {
   return true;
 }
 
+bool NetStack::RunTable(Run& run, Packet& pkt, const char* name,
+                        const HookState& st) {
+  const TableRuntime* t = Tables(pkt.family).Find(name);
+  if (t == nullptr) return true;
+  StackServices svc(*this, run, pkt);
+  XtParams p;
+  p.skb = &pkt;
+  p.state = &st;
+  p.svc = &svc;
+  PktInfo pi = ComputePktInfo(pkt);
+  Decision d = t->Run(st.hook, p, pi, nullptr);
+  if (d.verdict == Verdict::kAccept) return true;
+  if (!run.emitted) {
+    const Chain& c = t->table().chains[d.chain];
+    run.out->where = d.rule < 0
+                         ? fmt::format("{}/{}/policy", name, c.name)
+                         : fmt::format("{}/{}/{}", name, c.name, d.rule + 1);
+  }
+  return false;
+}
+
+bool NetStack::NatHook(Run& run, Packet& pkt, const HookState& st) {
+  Conn* ct = pkt.ct;
+  if (ct == nullptr) return true;  // untracked and invalid packets
+  const bool icmp = pkt.family == Family::kIPv4 ? pkt.data[9] == 1
+                                                : ComputePktInfo(pkt).l4proto == 58;
+  const bool related = pkt.ctinfo == CtInfo::kRelated ||
+                       pkt.ctinfo == CtInfo::kRelatedReply;
+  if (related && icmp) {
+    if (nat_->IcmpReplyTranslation(pkt, st.hook)) return true;
+    if (!run.emitted) run.out->where = "nat";
+    return false;
+  }
+  const NatManip m = ManipForHook(st.hook);
+  if ((pkt.ctinfo == CtInfo::kNew || related) && !NatInitialized(*ct, m)) {
+    // Only a connection's first packet consults the nat table.
+    if (!RunTable(run, pkt, "nat", st)) return false;
+    if (!NatInitialized(*ct, m)) {
+      bool random = false;
+      nat_->NullBinding(*ct, st.hook, &random);
+      if (random) run.out->nat_random = true;
+    }
+  }
+  if (nat_->ManipPacket(pkt, st.hook) != Verdict::kAccept) {
+    if (!run.emitted) run.out->where = "nat";
+    return false;
+  }
+  return true;
+}
+
 bool NetStack::RunHook(Run& run, Packet& pkt, Hook h, const Interface* in,
                        const Interface* out) {
-  FamilyTables& ft = Tables(pkt.family);
   HookState st;
   st.hook = h;
   st.family = pkt.family;
@@ -159,26 +276,52 @@ bool NetStack::RunHook(Run& run, Packet& pkt, Hook h, const Interface* in,
   st.out = out;
   st.host = &host_;
   st.now = now_;
-  StackServices svc(*this, run);
-  for (const char* name : HookTables(h)) {
-    const TableRuntime* t = ft.Find(name);
-    if (t == nullptr) continue;
-    XtParams p;
-    p.skb = &pkt;
-    p.state = &st;
-    p.svc = &svc;
-    PktInfo pi = ComputePktInfo(pkt);
-    Decision d = t->Run(h, p, pi, nullptr);
-    if (d.verdict == Verdict::kAccept) continue;
-    if (!run.emitted) {
-      const Chain& c = t->table().chains[d.chain];
-      run.out->where =
-          d.rule < 0 ? fmt::format("{}/{}/policy", name, c.name)
-                     : fmt::format("{}/{}/{}", name, c.name, d.rule + 1);
+  const bool ct_on = ConntrackActive(pkt.family);
+  for (const Step& step : HookSteps(h)) {
+    switch (step.kind) {
+      case StepKind::kDefrag:
+        // nf_defrag runs wherever conntrack does (priority -400).
+        if (ct_on && !Reassemble(run, pkt)) return false;
+        break;
+      case StepKind::kTable:
+        if (!RunTable(run, pkt, step.table, st)) return false;
+        break;
+      case StepKind::kConntrack:
+        if (ct_on && ct_.In(pkt, h, now_) != Verdict::kAccept) {
+          if (!run.emitted) run.out->where = "conntrack";
+          return false;
+        }
+        break;
+      case StepKind::kNat:
+        if (ct_on && !NatHook(run, pkt, st)) return false;
+        break;
+      case StepKind::kConfirm:
+        if (ct_on && ct_.Confirm(pkt, now_) != Verdict::kAccept) {
+          if (!run.emitted) run.out->where = "conntrack";
+          return false;
+        }
+        break;
     }
-    return false;
   }
   return true;
+}
+
+bool NetStack::Reassemble(Run& run, Packet& pkt) {
+  switch (defrag_.Process(pkt, now_)) {
+    case DefragResult::kNotFragment:
+    case DefragResult::kComplete:
+      return true;
+    case DefragResult::kQueued:
+    case DefragResult::kDropped:
+      if (!run.emitted) run.out->where = "defrag";
+      return false;
+  }
+  return false;
+}
+
+void NetStack::Finish(Run& run, const Packet& pkt) {
+  if (ConntrackActive(pkt.family) && run.out->accepted)
+    run.out->ct = CtStateName(pkt);
 }
 
 Outcome NetStack::Receive(Packet pkt, const Interface* in) {
@@ -195,6 +338,7 @@ Outcome NetStack::Receive(Packet pkt, const Interface* in) {
   else if (Load16(pkt.data.data() + 4) || pkt.data[6] != 0)
     pkt.data.resize(Load16(pkt.data.data() + 4) + 40);
   Input(run, std::move(pkt), in, false);
+  ct_.ReleaseUnconfirmed();
   return out;
 }
 
@@ -216,11 +360,15 @@ void NetStack::Input(Run& run, Packet pkt, const Interface* in,
     if (!emitted) run.out->where = "route";
     return;
   }
+  // ip_local_deliver reassembles IPv4 before INPUT even without conntrack;
+  // IPv6 reassembles only after INPUT (ip6_input's extension handlers).
+  if (pkt.family == Family::kIPv4 && !Reassemble(run, pkt)) return;
   if (!RunHook(run, pkt, Hook::kInput, in, nullptr)) return;
   if (emitted) return;
   run.out->accepted = true;
   run.out->to_local = true;
   run.out->data = pkt.data;
+  Finish(run, pkt);
 }
 
 void NetStack::Forward(Run& run, Packet pkt, const Interface* in,
@@ -278,6 +426,7 @@ void NetStack::PostRouting(Run& run, Packet pkt, const Interface* in,
   run.out->to_local = false;
   run.out->oif = out ? out->name : "";
   run.out->data = pkt.data;
+  Finish(run, pkt);
 }
 
 Outcome NetStack::Send(Packet pkt) {
@@ -286,6 +435,7 @@ Outcome NetStack::Send(Packet pkt) {
   run.out = &out;
   now_ = pkt.tstamp;
   LocalOut(run, std::move(pkt), false);
+  ct_.ReleaseUnconfirmed();
   return out;
 }
 
@@ -323,6 +473,7 @@ void NetStack::LocalOut(Run& run, Packet pkt, bool emitted) {
     // ip_route_me_harder: a changed mark or address routes again.
     rt = host_.RouteOutput(pkt.family, DstAddr(pkt), SrcAddr(pkt), Tos(pkt),
                            nullptr, pkt.mark);
+    if (rt.err == -22) return fail("invalid");  // -EINVAL
     if (rt.err != 0) return fail("output");
   }
   PostRouting(run, std::move(pkt), nullptr, rt.dev, emitted);

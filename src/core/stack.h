@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "core/conntrack.h"
+#include "core/defrag.h"
 #include "core/do_table.h"
 #include "core/host.h"
 #include "core/packet.h"
@@ -20,7 +22,7 @@
 
 namespace netfence::core {
 
-class Conntrack;
+class NatCore;
 
 // Emitted is a packet the host sent because of another packet (a REJECT
 // reply), as it left (or was delivered: oif "lo").
@@ -53,6 +55,7 @@ struct FamilyTables {
 // StackOptions tunes the simulation.
 struct StackOptions {
   uint64_t seed = 1;  // for statistic and other random choices
+  CtConfig conntrack;  // nf_conntrack sysctls
 };
 
 // NetStack simulates one host.
@@ -74,6 +77,13 @@ class NetStack {
   FamilyTables& Tables(Family f) { return f == Family::kIPv4 ? v4_ : v6_; }
   // SaveCounters folds live counters and prints iptables-save -c output.
   std::string SaveWithCounters(Family f);
+  // ConntrackActive reports whether a family's rules load conntrack.
+  bool ConntrackActive(Family f) const {
+    return f == Family::kIPv4 ? ct_active4_ : ct_active6_;
+  }
+  // ConntrackTable is the connection table (conntrack -L at the last
+  // packet's time).
+  std::vector<std::string> ListConntrack() const { return ct_.List(now_); }
 
   const Host& host() const { return host_; }
 
@@ -82,6 +92,10 @@ class NetStack {
   struct Run;  // per-packet state
   bool RunHook(Run& run, Packet& pkt, Hook h, const Interface* in,
                const Interface* out);
+  bool RunTable(Run& run, Packet& pkt, const char* name, const HookState& st);
+  bool NatHook(Run& run, Packet& pkt, const HookState& st);
+  void Finish(Run& run, const Packet& pkt);
+  bool Reassemble(Run& run, Packet& pkt);
   bool PreHookChecks(const Packet& pkt) const;
   void LocalOut(Run& run, Packet pkt, bool emitted);
   void Input(Run& run, Packet pkt, const Interface* in, bool emitted);
@@ -95,6 +109,10 @@ class NetStack {
   std::unique_ptr<Ruleset> rs4_, rs6_;
   std::mt19937_64 rng_;
   double now_ = 0;
+  Conntrack ct_;
+  Defrag defrag_;
+  std::unique_ptr<NatCore> nat_;
+  bool ct_active4_ = false, ct_active6_ = false;
 };
 
 }  // namespace netfence::core
