@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/route_cmd.h"
 #include "core/restore.h"
 #include "io/file.h"
 
@@ -12,6 +13,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   cli::Action action;
   cli::AddSaveCommands(app, action);
+  cli::AddSimulateCommand(app, action);
+  cli::AddRouteCommand(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

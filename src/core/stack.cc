@@ -419,7 +419,12 @@ void NetStack::PostRouting(Run& run, Packet pkt, const Interface* in,
     return;
   }
   if (emitted) {
-    run.out->emitted.push_back({out ? out->name : "", pkt.data, {}});
+    Emitted e{out ? out->name : "", pkt.data, {}};
+    // The host picks the IPv4 ID of what it sends without DF (ICMP errors)
+    // at random; the header checksum covers it.
+    if (pkt.family == Family::kIPv4 && !(Load16(pkt.data.data() + 6) & 0x4000))
+      e.unstable = {4, 5, 10, 11};
+    run.out->emitted.push_back(std::move(e));
     return;
   }
   run.out->accepted = true;
@@ -461,7 +466,10 @@ void NetStack::LocalOut(Run& run, Packet pkt, bool emitted) {
       std::memcpy(d.data() + 12, src.b.data(), 4);
     }
     Store16(d.data() + 2, uint16_t(d.size()));
-    if (Load16(d.data() + 4) == 0) run.out->unstable.insert(run.out->unstable.end(), {4, 5});
+    // An ID of 0 is chosen by the kernel (ip_select_ident): the ID and the
+    // header checksum that covers it are not predictable.
+    if (Load16(d.data() + 4) == 0)
+      run.out->unstable.insert(run.out->unstable.end(), {4, 5, 10, 11});
     const unsigned ihl = (d[0] & 0x0f) * 4;
     Store16(d.data() + 10, 0);
     Store16(d.data() + 10, IpChecksum(d.data(), ihl));
