@@ -1,4 +1,4 @@
-// Packet logic of the ttl and hl matches.
+// Packet logic of the ttl match.
 #include <gtest/gtest.h>
 
 #include "core/restore.h"
@@ -83,21 +83,6 @@ TEST(TtlMatch, Modes) {
   EXPECT_FALSE(Eval(*lt.m, p));
   EXPECT_FALSE(Eval(*gt.m, p));
   EXPECT_TRUE(Eval(*ne.m, p));
-}
-
-TEST(HlMatch, Modes) {
-  auto eq = Load(Family::kIPv6, "-m hl --hl-eq 255");
-  auto ne = Load(Family::kIPv6, "-m hl ! --hl-eq 255");
-  auto lt = Load(Family::kIPv6, "-m hl --hl-lt 2");
-  Packet p = V6();
-  p.data[7] = 255;
-  EXPECT_TRUE(Eval(*eq.m, p));
-  EXPECT_FALSE(Eval(*ne.m, p));
-  EXPECT_FALSE(Eval(*lt.m, p));
-  p.data[7] = 1;
-  EXPECT_TRUE(Eval(*lt.m, p));
-  EXPECT_TRUE(Eval(*ne.m, p));
-  EXPECT_TRUE(Refused(Family::kIPv6, "-m hl --hl-lt 3 --hl-gt 1"));
 }
 
 }  // namespace
