@@ -942,8 +942,6 @@ void RestoreDriver::StartTable(const std::string& buf, int line) {
   std::vector<std::string> tok = Strtok(buf.substr(1), " \t\n");
   if (tok.empty()) Fail(line, "table name invalid");
   const std::string& name = tok[0];
-  if (name == "security")
-    Fail(line, "table `security' is not supported by netfence");
   if (TableHooks(name) == 0)
     Fail(line, "can't initialize iptables table `" + name +
                    "': Table does not exist (do you need to insmod?)");

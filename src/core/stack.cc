@@ -17,7 +17,8 @@ namespace {
 constexpr int kMaxDepth = 4;  // nested local sends (REJECT of a REJECT ...)
 
 // Step is one function registered at a hook, in the kernel's priority
-// order: tables (raw -300, mangle -150, nat -100 / +100, filter 0),
+// order: tables (raw -300, mangle -150, nat -100 / +100, filter 0,
+// security 50),
 // conntrack (-200 at PREROUTING / OUTPUT) and its confirmation (last at
 // INPUT / POSTROUTING).
 enum class StepKind : uint8_t { kDefrag, kTable, kConntrack, kNat, kConfirm };
@@ -35,16 +36,19 @@ const std::vector<Step>& HookSteps(Hook h) {
                                          {K::kNat, "nat"}};
   static const std::vector<Step> kIn = {{K::kTable, "mangle"},
                                         {K::kTable, "filter"},
+                                        {K::kTable, "security"},
                                         {K::kNat, "nat"},
                                         {K::kConfirm, nullptr}};
   static const std::vector<Step> kFwd = {{K::kTable, "mangle"},
-                                         {K::kTable, "filter"}};
+                                         {K::kTable, "filter"},
+                                         {K::kTable, "security"}};
   static const std::vector<Step> kOut = {{K::kDefrag, nullptr},
                                          {K::kTable, "raw"},
                                          {K::kConntrack, nullptr},
                                          {K::kTable, "mangle"},
                                          {K::kNat, "nat"},
-                                         {K::kTable, "filter"}};
+                                         {K::kTable, "filter"},
+                                         {K::kTable, "security"}};
   static const std::vector<Step> kPost = {{K::kTable, "mangle"},
                                           {K::kNat, "nat"},
                                           {K::kConfirm, nullptr}};
@@ -337,16 +341,21 @@ Outcome NetStack::Receive(Packet pkt, const Interface* in) {
     pkt.data.resize(Load16(pkt.data.data() + 2));
   else if (Load16(pkt.data.data() + 4) || pkt.data[6] != 0)
     pkt.data.resize(Load16(pkt.data.data() + 4) + 40);
-  Input(run, std::move(pkt), in, false);
+  Input(run, std::move(pkt), in, false, nullptr);
   ct_.ReleaseUnconfirmed();
   return out;
 }
 
 void NetStack::Input(Run& run, Packet pkt, const Interface* in,
-                     bool emitted) {
+                     bool emitted, const Route* looped) {
+  const Addr dst0 = DstAddr(pkt);
   if (!RunHook(run, pkt, Hook::kPrerouting, in, nullptr)) return;
-  Route rt = host_.RouteInput(pkt.family, DstAddr(pkt), SrcAddr(pkt),
-                              Tos(pkt), in, pkt.mark);
+  // A looped-back packet keeps the route it was sent with (ip_rcv_finish
+  // only routes again when PREROUTING changed its destination).
+  Route rt = looped != nullptr && DstAddr(pkt) == dst0
+                 ? *looped
+                 : host_.RouteInput(pkt.family, DstAddr(pkt), SrcAddr(pkt),
+                                    Tos(pkt), in, pkt.mark);
   if (rt.err != 0) {
     if (!emitted) run.out->where = "route";
     return;
@@ -402,11 +411,12 @@ void NetStack::Forward(Run& run, Packet pkt, const Interface* in,
     d[7]--;
   }
   if (!RunHook(run, pkt, Hook::kForward, in, rt.dev)) return;
-  PostRouting(run, std::move(pkt), in, rt.dev, false);
+  PostRouting(run, std::move(pkt), in, rt, false);
 }
 
 void NetStack::PostRouting(Run& run, Packet pkt, const Interface* in,
-                           const Interface* out, bool emitted) {
+                           const Route& rt, bool emitted) {
+  const Interface* out = rt.dev;
   if (!RunHook(run, pkt, Hook::kPostrouting, in, out)) return;
   if (out != nullptr && out->loopback) {
     // Looped back: the packet is received again on lo.
@@ -415,7 +425,7 @@ void NetStack::PostRouting(Run& run, Packet pkt, const Interface* in,
     again.pkt_type = PktType::kHost;
     again.has_mac = false;
     again.sk.reset();
-    Input(run, std::move(again), out, emitted);
+    Input(run, std::move(again), out, emitted, &rt);
     return;
   }
   if (emitted) {
@@ -484,7 +494,7 @@ void NetStack::LocalOut(Run& run, Packet pkt, bool emitted) {
     if (rt.err == -22) return fail("invalid");  // -EINVAL
     if (rt.err != 0) return fail("output");
   }
-  PostRouting(run, std::move(pkt), nullptr, rt.dev, emitted);
+  PostRouting(run, std::move(pkt), nullptr, rt, emitted);
 }
 
 }  // namespace netfence::core

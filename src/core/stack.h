@@ -98,10 +98,11 @@ class NetStack {
   bool Reassemble(Run& run, Packet& pkt);
   bool PreHookChecks(const Packet& pkt) const;
   void LocalOut(Run& run, Packet pkt, bool emitted);
-  void Input(Run& run, Packet pkt, const Interface* in, bool emitted);
+  void Input(Run& run, Packet pkt, const Interface* in, bool emitted,
+             const Route* looped);
   void Forward(Run& run, Packet pkt, const Interface* in, const Route& rt);
   void PostRouting(Run& run, Packet pkt, const Interface* in,
-                   const Interface* out, bool emitted);
+                   const Route& rt, bool emitted);
 
   const Host& host_;
   StackOptions opts_;

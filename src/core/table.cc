@@ -74,6 +74,7 @@ HookMask TableHooks(const std::string& table) {
   if (table == "nat") return pre | in | out | post;
   if (table == "mangle") return pre | in | fwd | out | post;
   if (table == "raw") return pre | out;
+  if (table == "security") return in | fwd | out;
   return 0;
 }
 
