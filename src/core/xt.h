@@ -115,6 +115,15 @@ class PacketServices {
   virtual const Conn* FindConn(const Tuple& t, uint16_t zone) {
     return nullptr;
   }
+  // IcmpErrorAllowed applies the host's ICMP error rate limits (icmp_send /
+  // icmpv6_send: a global bucket and one per peer) to an error of this type
+  // and code about to be sent to dst because of a packet that arrived on in
+  // (nullptr: locally generated). The default imposes none; the kernel's
+  // buckets are ext::IcmpRateLimiter (src/ext/xt_REJECT.h).
+  virtual bool IcmpErrorAllowed(Family f, const Addr& dst, uint8_t type,
+                                uint8_t code, const Interface* in) {
+    return true;
+  }
 };
 
 // SaveCtx collects the canonical text of an extension (" --opt value ...").
