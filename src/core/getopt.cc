@@ -54,7 +54,9 @@ int Getopt::Next(const std::vector<LongOption>& longopts) {
     if (optind >= argc) return -1;
     const std::string& a = argv_[optind];
     if (a == "--") {
-      optind = argc;
+      // glibc ends the scan after "--" but leaves optind on the arguments
+      // that follow, which iptables then refuses as unknown arguments.
+      ++optind;
       return -1;
     }
     if (a.size() < 2 || a[0] != '-') {

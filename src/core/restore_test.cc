@@ -1,0 +1,38 @@
+// iptables-restore parsing and iptables-save printing of the core (no
+// extensions beyond tcp): cases the kernel-differential test
+// (tests/kernel/save_diff.py) found, each checked against
+// iptables-legacy-restore / iptables-legacy-save 1.8.9.
+#include <gtest/gtest.h>
+
+#include "core/restore.h"
+
+namespace netfence::core {
+namespace {
+
+// Saved is the iptables-save text of a load, or "ERR line: reason".
+std::string Saved(const std::string& text, Family f = Family::kIPv4,
+                  bool counters = false) {
+  static const BuiltinResolver kResolver;
+  RestoreOptions o{f, &kResolver, "t"};
+  try {
+    return Save(*Restore(text, o), counters);
+  } catch (const RestoreError& e) {
+    return "ERR " + std::to_string(e.line) + ": " + e.reason;
+  }
+}
+
+// "--" ends the options; what follows is refused as unknown arguments, as
+// glibc's getopt leaves it for iptables to find.
+TEST(RestoreGetopt, DoubleDashLeavesTheRestAsUnknownArguments) {
+  EXPECT_EQ(Saved("*filter\n-A INPUT -- ACCEPT\nCOMMIT\n"),
+            "ERR 2: unknown arguments found on commandline");
+  EXPECT_EQ(Saved("*filter\n-A INPUT -s 1.2.3.4 -- -j ACCEPT\nCOMMIT\n"),
+            "ERR 2: unknown arguments found on commandline");
+  // Nothing after "--": nothing unknown.
+  EXPECT_EQ(Saved("*filter\n-A INPUT -j ACCEPT --\nCOMMIT\n"),
+            "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+            ":OUTPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\nCOMMIT\n");
+}
+
+}  // namespace
+}  // namespace netfence::core
