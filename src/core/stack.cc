@@ -117,6 +117,16 @@ uint8_t Tos(const Packet& p) {
   return uint8_t((Load16(p.data.data()) >> 4) & 0xff);
 }
 
+// MakeEmitted records a packet the host sent. The host picks the IPv4 ID of
+// what it sends without DF (ICMP errors) at random; the header checksum
+// covers it.
+Emitted MakeEmitted(const Interface* out, const Packet& pkt) {
+  Emitted e{out ? out->name : "", pkt.data, {}};
+  if (pkt.family == Family::kIPv4 && !(Load16(pkt.data.data() + 6) & 0x4000))
+    e.unstable = {4, 5, 10, 11};
+  return e;
+}
+
 }  // namespace
 
 const TableRuntime* FamilyTables::Find(const std::string& name) const {
@@ -420,7 +430,7 @@ void NetStack::PostRouting(Run& run, Packet pkt, const Interface* in,
   if (!RunHook(run, pkt, Hook::kPostrouting, in, out)) return;
   if (out != nullptr && out->loopback) {
     // Looped back: the packet is received again on lo.
-    if (emitted) run.out->emitted.push_back({out->name, pkt.data, {}});
+    if (emitted) run.out->emitted.push_back(MakeEmitted(out, pkt));
     Packet again = pkt;
     again.pkt_type = PktType::kHost;
     again.has_mac = false;
@@ -429,12 +439,7 @@ void NetStack::PostRouting(Run& run, Packet pkt, const Interface* in,
     return;
   }
   if (emitted) {
-    Emitted e{out ? out->name : "", pkt.data, {}};
-    // The host picks the IPv4 ID of what it sends without DF (ICMP errors)
-    // at random; the header checksum covers it.
-    if (pkt.family == Family::kIPv4 && !(Load16(pkt.data.data() + 6) & 0x4000))
-      e.unstable = {4, 5, 10, 11};
-    run.out->emitted.push_back(std::move(e));
+    run.out->emitted.push_back(MakeEmitted(out, pkt));
     return;
   }
   run.out->accepted = true;

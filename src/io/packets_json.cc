@@ -111,7 +111,8 @@ InputPacket ParseLine(const json& j, const std::string& where,
     so.gid = j.value("gid", 0u);
     if (j.contains("groups")) so.groups = j["groups"].get<std::vector<uint32_t>>();
     ip.pkt.sk = so;
-    ip.pkt.pkt_type = PktType::kOutgoing;
+    // Locally generated packets are PACKET_HOST to the stack.
+    ip.pkt.pkt_type = PktType::kHost;
     return ip;
   }
   if (!j.contains("iface") || !j["iface"].is_string())
