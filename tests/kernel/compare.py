@@ -80,6 +80,8 @@ def unstable_of(*objs):
             u = o.get(key)
             if isinstance(u, dict):
                 items = u.items()
+            elif isinstance(u, list) and u and all(isinstance(x, int) for x in u):
+                items = [('hex', u)]          # netfence: offsets in this line's hex
             elif isinstance(u, list):
                 items = [(p, None) for p in u if isinstance(p, str)]
             else:
@@ -183,7 +185,11 @@ def compare_packet(exp, act, unst):
                     if kk == 'hex':
                         if path in unst and unst[path] is None:
                             continue
-                        ok, why = hex_equal(x.get('hex'), y.get('hex'), unst.get(path))
+                        offs = set(unst.get(path) or ())
+                        for el in (x, y):
+                            if isinstance(el, dict) and isinstance(el.get('unstable'), list):
+                                offs |= {o for o in el['unstable'] if isinstance(o, int)}
+                        ok, why = hex_equal(x.get('hex'), y.get('hex'), offs)
                         if not ok:
                             diffs.append('%s.hex: %s\n      expected %s\n      got      %s'
                                          % (path, why, x.get('hex'), y.get('hex')))

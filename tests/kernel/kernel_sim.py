@@ -54,7 +54,9 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
+import fcntl
 
 libc = ctypes.CDLL(None, use_errno=True)
 CLONE_NEWNET = 0x40000000
@@ -70,6 +72,16 @@ INT_MAX = 2147483647
 # Tables by hook, in priority order (raw -300, mangle -150, nat -100 / 100,
 # filter 0, security 50).  Used to describe paths only.
 DROP_TARGETS = {'DROP', 'REJECT'}
+# targets after which a table is done with the packet (it may still drop it)
+TERMINAL = {'ACCEPT', 'DROP', 'REJECT', 'QUEUE', 'NFQUEUE', 'DNAT', 'SNAT', 'MASQUERADE',
+            'REDIRECT', 'NETMAP', 'SYNPROXY', 'TPROXY', 'CLUSTERIP'}
+# ip_tables tables by hook, in priority order (raw -300, mangle -150, nat -100 or 100,
+# filter 0, security 50)
+TABLE_ORDER = {'PREROUTING': ['raw', 'mangle', 'nat'],
+               'INPUT': ['mangle', 'filter', 'security', 'nat'],
+               'FORWARD': ['mangle', 'filter', 'security'],
+               'OUTPUT': ['raw', 'mangle', 'nat', 'filter', 'security'],
+               'POSTROUTING': ['mangle', 'nat']}
 
 
 class SimError(Exception):
@@ -82,6 +94,7 @@ def log(*a):
 
 
 VERBOSE = False
+DEBUG_EVENTS = False
 
 # ---------------------------------------------------------------------------
 # namespaces and commands
@@ -122,13 +135,50 @@ class InNS:
 
 
 def run(cmd, ns=None, input=None, check=True):
+    """Run a command (inside namespace `ns`: a child inherits our thread's netns)."""
     if ns:
-        cmd = ['nsenter', '--net=/run/netns/' + ns] + cmd
-    r = subprocess.run(cmd, input=input, capture_output=True, text=True)
+        with InNS(ns):
+            r = subprocess.run(cmd, input=input, capture_output=True, text=True)
+    else:
+        r = subprocess.run(cmd, input=input, capture_output=True, text=True)
     if check and r.returncode != 0:
-        raise SimError('%s failed (%d): %s' % (' '.join(cmd), r.returncode,
-                                               (r.stderr or r.stdout).strip()[:2000]))
+        raise SimError('%s%s failed (%d): %s' % ('[%s] ' % ns if ns else '', ' '.join(cmd), r.returncode,
+                                                 (r.stderr or r.stdout).strip()[:2000]))
     return r
+
+
+_NFT = None
+
+
+def nft(ns, text):
+    """Apply an nft script inside namespace `ns` (libnftables in-process, else nft)."""
+    global _NFT
+    if _NFT is None:
+        try:
+            lib = ctypes.CDLL('libnftables.so.1')
+            lib.nft_ctx_new.restype = ctypes.c_void_p
+            lib.nft_ctx_new.argtypes = [ctypes.c_uint32]
+            lib.nft_ctx_free.argtypes = [ctypes.c_void_p]
+            lib.nft_ctx_buffer_error.argtypes = [ctypes.c_void_p]
+            lib.nft_ctx_get_error_buffer.argtypes = [ctypes.c_void_p]
+            lib.nft_ctx_get_error_buffer.restype = ctypes.c_char_p
+            lib.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+            _NFT = lib
+        except OSError:
+            _NFT = False
+    if not _NFT:
+        run(['nft', '-f', '-'], ns=ns, input=text)
+        return
+    with InNS(ns):
+        ctx = _NFT.nft_ctx_new(0)
+        try:
+            _NFT.nft_ctx_buffer_error(ctx)
+            rc = _NFT.nft_run_cmd_from_buffer(ctx, text.encode())
+            if rc != 0:
+                err = (_NFT.nft_ctx_get_error_buffer(ctx) or b'').decode(errors='replace')
+                raise SimError('[%s] nft: %s' % (ns, err.strip()[:2000]))
+        finally:
+            _NFT.nft_ctx_free(ctx)
 
 
 def sysctl_set(key, value, must=True):
@@ -354,6 +404,10 @@ def _mac_bytes(mac):
     return bytes(int(x, 16) for x in mac.split(':'))
 
 
+def _mac_str(b):
+    return ':'.join('%02x' % x for x in b)
+
+
 def _route_family(r):
     for k in ('dst', 'gateway', 'prefsrc'):
         v = r.get(k) or ''
@@ -437,6 +491,25 @@ def _rule_cmd(r, fam):
     return args
 
 
+ETHTOOL_OFF = (0x15, 0x17, 0x19, 0x1f, 0x24, 0x2c)   # SRXCSUM STXCSUM SSG STSO SGSO SGRO
+
+
+def offloads_off(ifname, warnings):
+    """`ethtool -K IF rx off tx off sg off tso off gso off gro off` (current netns)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for cmd in ETHTOOL_OFF:
+            ev = ctypes.create_string_buffer(struct.pack('II', cmd, 0), 8)
+            ifr = struct.pack('16sP', ifname.encode(), ctypes.addressof(ev)) + bytes(16)
+            try:
+                fcntl.ioctl(s.fileno(), 0x8946, ifr)
+            except OSError as e:
+                if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                    warnings.append('ethtool 0x%x on %s: %s' % (cmd, ifname, e))
+    finally:
+        s.close()
+
+
 class Host:
     """The namespaces of one scenario run."""
 
@@ -502,16 +575,13 @@ class Host:
             if lo is None:
                 sysctl_set('net.ipv6.conf.lo.disable_ipv6', 1)
                 self.v6_on['lo'] = False
-        # offloads off (checksums computed by the stack, no GRO/TSO merging)
-        cmds = []
-        for l in self.ifaces:
-            cmds.append('ethtool -K %s rx off tx off sg off tso off gso off gro off >/dev/null 2>&1'
-                        % shlex.quote(l['ifname']))
-        if cmds:
-            run(['sh', '-c', '; '.join(cmds)], ns=self.h, check=False)
-            run(['sh', '-c', '; '.join('ethtool -K %s rx off tx off sg off tso off gso off gro off '
-                                       '>/dev/null 2>&1' % p for p in self.peer.values())],
-                ns=self.p, check=False)
+        # offloads off (checksums computed and checked by the stack, no GRO/TSO merging)
+        with InNS(self.h):
+            for l in self.ifaces:
+                offloads_off(l['ifname'], self.warnings)
+        with InNS(self.p):
+            for pn in self.peer.values():
+                offloads_off(pn, self.warnings)
         # addresses and links
         hb = []
         for l in ([lo] if lo else []) + self.ifaces:
@@ -566,12 +636,11 @@ class Host:
             if host.get(key):
                 self._ip_rules(fam, host[key])
         # our own nftables in P: the peer side never answers anything
-        run(['nft', '-f', '-'], ns=self.p, input=(
-            'table inet nfkp {\n chain c {\n  type filter hook prerouting priority -500; policy drop;\n'
-            ' }\n}\n'))
-        out = run(['ip', '-j', 'link', 'show'], ns=self.h).stdout
-        for l in json.loads(out):
-            self.ifindex[l['ifindex']] = l['ifname']
+        nft(self.p, 'table inet nfkp {\n chain c {\n  type filter hook prerouting priority -500; policy drop;\n'
+            ' }\n}\n')
+        with InNS(self.h):
+            for idx, name in socket.if_nameindex():
+                self.ifindex[idx] = name
         for r in self.host.get('routes', []) or []:
             if r.get('type') == 'broadcast' and r.get('table') == 'local' and r.get('dev'):
                 self.bcast.setdefault(r['dev'], set()).add(r['dst'])
@@ -669,7 +738,7 @@ class Host:
 # nftables of the harness
 
 
-def nft_ruleset(ct4, ct6, ifaces_with_peer):
+def nft_ruleset(ct4, ct6, ifaces, mark_macs=None):
     """Our observation chains.  `ctN`: whether conntrack is on for that family
     (only then may we use `ct state`, which would otherwise switch it on)."""
     g = NFK_GROUP
@@ -692,11 +761,9 @@ def nft_ruleset(ct4, ct6, ifaces_with_peer):
                     for s in ('new', 'established', 'related', 'invalid', 'untracked')]
 
         lines = ['table %s %s {' % (fam, tbl),
-                 ' chain nfk_premark {', ' }',
                  ' chain nfk_pre {', '  type filter hook prerouting priority -500; policy accept;',
                  '  meta nftrace set 1',
-                 '  log prefix "NFK pre" group %d' % g,
-                 '  iifname != "lo" jump nfk_premark', ' }',
+                 '  log prefix "NFK pre" group %d' % g, ' }',
                  ' chain nfk_fwd {', '  type filter hook forward priority -500; policy accept;',
                  '  log prefix "NFK fwd" group %d' % g, ' }',
                  ' chain nfk_lout {', '  type filter hook output priority -500; policy accept;',
@@ -715,7 +782,18 @@ def nft_ruleset(ct4, ct6, ifaces_with_peer):
             ' chain sentinel {',
             '  type filter hook ingress device "lo" priority -500; policy accept;',
             '  meta protocol 0x%04x log prefix "NFKS" group %d drop' % (SENTINEL_TYPE, g),
-            ' }', '}']
+            ' }']
+    # an arriving packet's initial mark: the frame comes with a made-up source MAC
+    # that says which mark to set; the real source MAC is put back here, before
+    # anything else can see it
+    if mark_macs:
+        for i, dev in enumerate(list(ifaces) + ['lo']):
+            out += [' chain mark%d {' % i,
+                    '  type filter hook ingress device "%s" priority -500; policy accept;' % dev]
+            for (mark, real), fake in sorted(mark_macs.items(), key=lambda x: x[1]):
+                out.append('  ether saddr %s meta mark set 0x%x ether saddr set %s' % (fake, mark, real))
+            out.append(' }')
+    out.append('}')
     return '\n'.join(out) + '\n'
 
 
@@ -778,21 +856,17 @@ class Sender:
 
     def __init__(self, host):
         self.host = host
-        self.pk = {}
         self.raw = {}
         with InNS(host.p):
-            for name, pn in host.peer.items():
-                s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
-                s.bind((pn, 0))
-                self.pk[name] = s
+            self.pk = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
         with InNS(host.h):
-            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
-            s.bind(('lo', 0))
-            self.lo = s
+            self.lo = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+            self.lo.bind(('lo', 0))
 
     def close(self):
-        for s in list(self.pk.values()) + list(self.raw.values()) + [self.lo]:
-            s.close()
+        # closing a packet socket waits for an RCU grace period: do it in the background
+        socks = list(self.raw.values()) + [self.pk, self.lo]
+        threading.Thread(target=lambda: [x.close() for x in socks], daemon=True).start()
 
     def arrive(self, iface, b, src_mac, dst_mac):
         et = 0x86DD if b and (b[0] >> 4) == 6 else 0x0800
@@ -800,7 +874,7 @@ class Sender:
         if iface == 'lo':
             self.lo.send(frame)
         else:
-            self.pk[iface].send(frame)
+            self.pk.sendto(frame, (self.host.peer[iface], 0))
 
     def sentinel(self):
         self.lo.send(b'\0' * 6 + b'\0' * 6 + struct.pack('>H', SENTINEL_TYPE) + b'NFKS'.ljust(46, b'\0'))
@@ -829,7 +903,7 @@ class Sender:
         """Send as a local process; returns the errno name or None."""
         fam = 6 if b and (b[0] >> 4) == 6 else 4
         s = self._raw_socket(fam, uid, gid, groups)
-        s.setsockopt(socket.SOL_SOCKET, SO_MARK, mark)
+        s.setsockopt(socket.SOL_SOCKET, SO_MARK, struct.pack('I', mark & 0xffffffff))
         try:
             if fam == 4:
                 dst = socket.inet_ntop(socket.AF_INET, b[16:20]) if len(b) >= 20 else '0.0.0.0'
@@ -951,7 +1025,15 @@ class Run:
         h.create()
         ct4 = self.sc.ct.get(4, False)
         ct6 = self.sc.ct.get(6, False)
-        run(['nft', '-f', '-'], ns=h.h, input=nft_ruleset(ct4, ct6, h.peer))
+        self.mark_macs = {}
+        for p in self.sc.packets:
+            if not p.get('local') and int(p.get('mark', 0)):
+                real = _mac_str(_mac_bytes(p['src_mac'])) if p.get('src_mac') else '00:00:00:00:00:00'
+                key = (int(p['mark']) & 0xffffffff, real)
+                if key not in self.mark_macs:
+                    n = len(self.mark_macs) + 1
+                    self.mark_macs[key] = '02:6e:66:6b:%02x:%02x' % (n >> 8, n & 0xff)
+        nft(h.h, nft_ruleset(ct4, ct6, list(h.peer), self.mark_macs))
         for fam in (4, 6):
             if fam in self.rules:
                 load_rules(h, fam, self.rules[fam])
@@ -967,30 +1049,21 @@ class Run:
                 if fam in self.rules:
                     self.counters[fam] = strip_comments(save(h, fam, True))
             self.conntrack = {}
-            for fam, name in ((4, 'ipv4'), (6, 'ipv6')):
-                r = run(['conntrack', '-L', '-f', name], ns=h.h, check=False)
-                self.conntrack[fam] = [l for l in r.stdout.splitlines() if l.strip()]
+            if any(self.sc.ct.values()):
+                for fam, name in ((4, 'ipv4'), (6, 'ipv6')):
+                    r = run(['conntrack', '-L', '-f', name], ns=h.h, check=False)
+                    self.conntrack[fam] = [l for l in r.stdout.splitlines() if l.strip()]
         finally:
             self.sender.close()
             self.nfl.close()
             h.destroy()
         self.total_s = time.time() - t0
 
-    def _set_premark(self, mark):
-        cmds = []
-        for fam in ('ip', 'ip6'):
-            tbl = 'nfk4' if fam == 'ip' else 'nfk6'
-            cmds.append('flush chain %s %s nfk_premark' % (fam, tbl))
-            if mark:
-                cmds.append('add rule %s %s nfk_premark meta mark set 0x%x' % (fam, tbl, mark))
-        run(['nft', '-f', '-'], ns=self.host.h, input='\n'.join(cmds) + '\n')
-
     def _replay(self):
         h, snd, nfl = self.host, self.sender, self.nfl
         start = time.monotonic()
         t_prev = 0.0
         shift = 0.0
-        cur_mark = 0
         nfl.recv(0)
         # drain anything the setup produced
         while nfl.recv(0.02):
@@ -1011,7 +1084,7 @@ class Run:
                 b = bytes.fromhex(p['hex'])
             except (KeyError, ValueError):
                 raise SimError('packets.jsonl:%d: bad or missing "hex"' % n)
-            mark = int(p.get('mark', 0))
+            mark = int(p.get('mark', 0)) & 0xffffffff
             local = bool(p.get('local'))
             t1 = time.monotonic()
             err = None
@@ -1020,12 +1093,11 @@ class Run:
                                 p.get('groups', []), mark)
             else:
                 iface = p.get('iface')
-                if iface != 'lo' and iface not in snd.pk:
+                if iface != 'lo' and iface not in h.peer:
                     raise SimError('packets.jsonl:%d: unknown interface %r' % (n, iface))
-                if mark != cur_mark:
-                    self._set_premark(mark)
-                    cur_mark = mark
                 src_mac = _mac_bytes(p['src_mac']) if p.get('src_mac') else b'\0' * 6
+                if mark:
+                    src_mac = _mac_bytes(self.mark_macs[(mark, _mac_str(src_mac))])
                 dst_mac = _mac_bytes(p['dst_mac']) if p.get('dst_mac') else \
                     (b'\0' * 6 if iface == 'lo' else default_dst_mac(h, iface, b))
                 snd.arrive(iface, b, src_mac, dst_mac)
@@ -1073,7 +1145,7 @@ class Run:
 
         def new_skb(origin, parent):
             s = {'id': len(skbs), 'origin': origin, 'parent': parent, 'path': [],
-                 'final': None, 'sil': [], 'fwd': False, 'pre': False, 'nflog': [],
+                 'final': None, 'sil': [], 'fwd': False, 'pre': False, 'nflog': [], 'seen': [],
                  'markers': [], 'outs': []}
             skbs.append(s)
             return s
@@ -1105,6 +1177,7 @@ class Run:
                     cur = new_skb('noise', None)
                     noise.append('unexpected packet on %s: %s' % (ind, pl.hex()))
                 cur['pre'] = True
+                cur['seen'].append('PREROUTING')
             elif grp == NFK_GROUP and pre in ('NFK lout', 'NFK kout'):
                 if skb0 is None and local and pre == 'NFK lout':
                     cur = skb0 = new_skb('local', None)
@@ -1113,6 +1186,7 @@ class Run:
                     if skb0 is None:
                         noise.append('kernel-made packet before ours: ' + pl.hex())
                 cur['start_payload'] = pl
+                cur['seen'].append('OUTPUT')
             elif grp == NFK_GROUP and pre == 'NFK sil':
                 if cur:
                     cur['sil'].append(pl.hex())
@@ -1142,8 +1216,11 @@ class Run:
                     st['uid'] = e['uid']
                 st['_fam'] = efam
                 cur['path'].append(st)
+                if isinstance(st['hook'], str) and (not cur['seen'] or cur['seen'][-1] != st['hook']):
+                    cur['seen'].append(st['hook'])
             elif grp == NFK_GROUP and pre == 'NFK fwd':
                 cur['fwd'] = True
+                cur['seen'].append('FORWARD')
             elif grp == NFK_GROUP and pre.startswith('NFK in '):
                 cur['final'] = {'to': 'local', 'hex': pl, 'ct': pre[7:], 'mark': e.get('mark', 0)}
             elif grp == NFK_GROUP and pre.startswith('NFK out '):
@@ -1182,10 +1259,10 @@ class Run:
                 unstable['hex'] = ip4_unstable_desc()
         else:
             res['verdict'] = 'drop'
-            where, inferred = self._where(skb0, p, b, local, err, fam)
+            where, note = self._where(skb0, p, b, local, err, fam)
             res['where'] = where
-            if inferred:
-                tr['where_inferred'] = inferred
+            if note:
+                tr['where_inferred'] = note
         emitted = []
         for s in skbs:
             if s['origin'] != 'emitted':
@@ -1228,10 +1305,15 @@ class Run:
         if warnings:
             self.warnings += ['packet %d: %s' % (n, w) for w in warnings]
         tr['_skb0'] = skb0
+        if DEBUG_EVENTS:
+            tr['events'] = [{k: (v.hex() if isinstance(v, bytes) else v) for k, v in e.items()}
+                            for e in evs]
         return res, tr
 
     def _where(self, s, p, b, local, err, fam):
-        """Where skb 0 was dropped: (where, inference note or None)."""
+        """Where skb 0 was dropped: (where, note).  `where` is '?' when the packet
+        vanished inside a table (a hot drop) and the second pass must say where;
+        then note['fallback'] is the answer to give if it cannot."""
         path = s['path']
         if path:
             last = path[-1]
@@ -1246,40 +1328,44 @@ class Run:
                 return 'invalid', None
             if err == 'EMSGSIZE':
                 return 'mtu', None
-            if not path and err is None and not s['outs']:
-                pass
-        else:
-            if not s['pre']:
-                return 'before-hooks', None
+        elif not s['pre']:
+            return 'before-hooks', None
         if self._icmp_in(s['sil'], fam, ttl=True):
             return 'ttl', None
         if self._icmp_in(s['sil'], fam, ttl=False):
             return 'mtu', None
-        # did the packet leave every table it entered with a verdict that lets it go on?
-        if path and self._pending_vanish(path):
-            return '?', 'vanished inside a chain after %s' % path[-1]['at']
-        if info['frag'] and not s['fwd'] and not (local and err):
-            return 'defrag', None
-        if local and err == 'EPERM':
-            return 'output', 'EPERM without a traced drop'
-        if not s['fwd'] and not local:
-            return 'route', None
-        if local and not s['outs']:
-            return 'route' if err else '?', 'local send vanished (errno %s)' % err
-        return '?', 'vanished after %s' % (path[-1]['at'] if path else 'no traced rule')
+        seen = s['seen']
+        hook = seen[-1] if seen else None
+        after = None
+        if hook == 'PREROUTING':
+            after = 'defrag' if info['frag'] else 'route'
+            if info['frag'] and not any(st['hook'] == 'PREROUTING' for st in path):
+                return 'defrag', None       # taken by conntrack's defrag before raw
+        elif hook == 'OUTPUT':
+            after = 'output' if err else 'route'
+        else:
+            after = '?'
+        if hook is None:
+            return after, None
+        # each table at that hook must have let the packet go on (policy or ACCEPT-like)
+        tables = self._tables_at(fam, hook)
+        ev = [st for st in path if st['hook'] == hook]
+        for t in tables:
+            mine = [st for st in ev if st['at'].startswith(t + '/')]
+            if not mine and t == 'nat':
+                continue        # nat chains only see a connection's first packet
+            if any(st['at'].endswith('/policy') or st.get('target') in TERMINAL for st in mine):
+                continue
+            return '?', {'note': 'vanished in %s at %s' % (t, hook),
+                         'fallback': after if after != '?' else 'unknown'}
+        if after == '?':
+            return '?', {'note': 'vanished after %s' % hook, 'fallback': 'unknown'}
+        return after, None
 
-    @staticmethod
-    def _pending_vanish(path):
-        last = path[-1]
-        t = last.get('target')
-        if last['at'].endswith('/policy'):
-            return False
-        if t in ('ACCEPT',) or last['at'].endswith('/return') and False:
-            return False
-        if t is None or t not in ('ACCEPT', 'DROP', 'REJECT', 'QUEUE', 'NFQUEUE', 'DNAT', 'SNAT',
-                                  'MASQUERADE', 'REDIRECT', 'NETMAP', 'CT', 'NOTRACK'):
-            return True
-        return False
+    def _tables_at(self, fam, hook):
+        order = TABLE_ORDER.get(hook, [])
+        have = self.saved.get(fam, {})
+        return [t for t in order if t in have and hook in have[t]['policy']]
 
     @staticmethod
     def _icmp_in(sil, fam, ttl):
@@ -1337,21 +1423,32 @@ def simulate(sdir, out=None, max_gap=30.0, second_pass=True):
             a, b2 = r1.results[i], r2.results[i]
             if b2.get('verdict') != 'drop':
                 warnings.append('packet %d: second pass disagrees (%s)' % (i + 1, b2))
-                continue
+                r2.traces[i]['_skb0']['markers'] = []
             mk = r2.traces[i]['_skb0']['markers']
             traced = {st['at'] for st in r2.traces[i]['path']}
             where = None
             if mk:
+                # in the second pass rule k of a chain is rule 2k (its marker is 2k-1)
                 fam, table, chain, k = index[mk[-1]]
-                cand = '%s/%s/%d' % (table, chain, k)
-                if cand not in traced:
-                    where = cand
+                if '%s/%s/%d' % (table, chain, 2 * k) not in traced:
+                    where = '%s/%s/%d' % (table, chain, k)
+            note = r1.traces[i].get('where_inferred') or {}
             if where:
                 a['where'] = where
-                r1.traces[i]['where_inferred'] = 'hot-dropped: the last rule reached (second pass)'
+                r1.traces[i]['where_inferred'] = {
+                    'note': 'hot drop: the rule after the last marker reached (second pass)',
+                    'pass1': note.get('note')}
             else:
-                warnings.append('packet %d: could not locate the drop (%s)' %
-                                (i + 1, r1.traces[i].get('where_inferred')))
+                a['where'] = note.get('fallback', 'unknown')
+                if a['where'] == 'unknown':
+                    warnings.append('packet %d: could not locate the drop (%s)' %
+                                    (i + 1, note.get('note')))
+    for i, r in enumerate(r1.results):
+        if r.get('where') == '?':
+            note = r1.traces[i].get('where_inferred') or {}
+            r['where'] = note.get('fallback', 'unknown')
+            if r['where'] == 'unknown':
+                warnings.append('packet %d: could not locate the drop (%s)' % (i + 1, note.get('note')))
     with open(os.path.join(out, 'expected.jsonl'), 'w') as f:
         for r in r1.results:
             f.write(json.dumps(r) + '\n')
@@ -1417,8 +1514,11 @@ def main(argv=None):
     ap.add_argument('--cpu', type=int, help='CPU to pin to (default: chosen by pid)')
     ap.add_argument('--no-second-pass', action='store_true')
     ap.add_argument('-v', '--verbose', action='store_true')
+    ap.add_argument('--events', action='store_true', help='put the raw observations in trace.jsonl')
     a = ap.parse_args(argv)
     VERBOSE = a.verbose
+    global DEBUG_EVENTS
+    DEBUG_EVENTS = a.events
     if os.geteuid() != 0:
         print('kernel_sim: needs root (network namespaces)', file=sys.stderr)
         return 77
