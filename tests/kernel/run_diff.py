@@ -249,6 +249,10 @@ def main(argv=None):
     ap.add_argument('--only', help='realistic scenarios to run (comma-separated names)')
     ap.add_argument('-v', '--verbose', action='store_true')
     a = ap.parse_args(argv)
+    if a.random is not None and os.environ.get('NETFENCE_DIFF_SEEDS'):
+        a.random = int(os.environ['NETFENCE_DIFF_SEEDS'])
+    if os.environ.get('NETFENCE_DIFF_START'):
+        a.start = int(os.environ['NETFENCE_DIFF_START'])
     a.netfence = os.path.abspath(a.netfence) if os.path.exists(a.netfence) else a.netfence
     if a.realistic:
         return realistic(a)
