@@ -84,7 +84,9 @@ struct Conn {
   std::string helper;      // attached helper name ("" = none)
   const Conn* master = nullptr;  // the connection this one was expected by
   uint8_t l4state = 0;     // protocol state for non-TCP protocols
+  double udp_stream_ts = 0;  // UDP: replies after this make it a stream
   TcpConnState tcp;        // TCP tracker state (tcp.state is the TCP state)
+  uint32_t table_slot = 0;  // position in the confirmed table (O(1) removal)
   uint64_t packets[2] = {0, 0};
   uint64_t bytes[2] = {0, 0};
 };

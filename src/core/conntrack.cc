@@ -268,14 +268,13 @@ std::vector<const Conn*> Conntrack::SameSource(const Tuple& orig,
 }
 
 Conn* Conntrack::NewConn(const Tuple& orig, const Tuple& reply, uint16_t zone,
-                         const Packet& skb) {
-  auto c = std::make_unique<Conn>();
+                         Packet& skb) {
+  auto c = std::make_shared<Conn>();
   c->tuple[kDirOriginal] = orig;
   c->tuple[kDirReply] = reply;
   c->zone = zone;
-  Conn* raw = c.get();
-  unconfirmed_.push_back(std::move(c));
-  return raw;
+  skb.ct_ref = c;
+  return c.get();
 }
 
 void Conntrack::Insert(Conn* ct) {
@@ -288,10 +287,10 @@ void Conntrack::Remove(Conn* ct) {
     auto it = hash_.find(TupleKey{ct->tuple[d], ct->zone});
     if (it != hash_.end() && it->second.first == ct) hash_.erase(it);
   }
-  auto it = std::find_if(conns_.begin(), conns_.end(),
-                         [&](const auto& p) { return p.get() == ct; });
-  if (it != conns_.end()) {
-    std::swap(*it, conns_.back());
+  const uint32_t slot = ct->table_slot;
+  if (slot < conns_.size() && conns_[slot].get() == ct) {
+    std::swap(conns_[slot], conns_.back());
+    conns_[slot]->table_slot = slot;
     conns_.pop_back();
   }
 }
@@ -320,7 +319,6 @@ bool Conntrack::EarlyDrop(double now) {
   return false;
 }
 
-void Conntrack::ReleaseUnconfirmed() { unconfirmed_.clear(); }
 
 int Conntrack::HandleIcmpError(Packet& skb, unsigned dataoff, uint8_t proto,
                                Hook hook, double now, uint16_t zone) {
@@ -365,6 +363,7 @@ int Conntrack::HandleIcmpError(Packet& skb, unsigned dataoff, uint8_t proto,
   Addr outer_dst = LoadAddr(skb.data.data() + (f == Family::kIPv4 ? 16 : 24), f);
   if (!(outer_dst == ct->tuple[dir].dst)) return -int(Verdict::kAccept);
   skb.ct = ct;
+  skb.ct_ref = conns_[ct->table_slot];
   skb.ctinfo = dir == kDirReply ? CtInfo::kRelatedReply : CtInfo::kRelated;
   return int(Verdict::kAccept);
 }
@@ -429,6 +428,7 @@ Verdict Conntrack::In(Packet& skb, Hook hook, double now) {
       return Verdict::kAccept;
     zone = skb.ct->zone;
     skb.ct = nullptr;
+    skb.ct_ref.reset();
   }
   skb.ctinfo = CtInfo::kEstablished;  // no entry (yet): INVALID
   Gc(now);
@@ -466,6 +466,7 @@ Verdict Conntrack::In(Packet& skb, Hook hook, double now) {
     }
     skb.ct = ct;
     skb.ctinfo = info;
+    if (ct->status & kIpsConfirmed) skb.ct_ref = conns_[ct->table_slot];
     int r = TrackPacket(*ct, skb, unsigned(dataoff), info, hook, now);
     if (r > 0) {
       if (info == CtInfo::kEstablishedReply) ct->status |= kIpsSeenReply;
@@ -473,6 +474,7 @@ Verdict Conntrack::In(Packet& skb, Hook hook, double now) {
     }
     skb.ct = nullptr;
     skb.ctinfo = CtInfo::kEstablished;
+    std::shared_ptr<Conn> hold = std::move(skb.ct_ref);
     if (r == kTcpCtRepeat) {
       // The tracker closed the old entry: look up again to open a new one.
       if (ct->status & kIpsConfirmed) Remove(ct);
@@ -492,16 +494,14 @@ Verdict Conntrack::Confirm(Packet& skb, double now) {
       skb.ctinfo == CtInfo::kRelatedReply)
     return Verdict::kAccept;
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = std::find_if(unconfirmed_.begin(), unconfirmed_.end(),
-                         [&](const auto& p) { return p.get() == ct; });
-  if (it == unconfirmed_.end()) return Verdict::kAccept;
+  if (skb.ct_ref.get() != ct) return Verdict::kAccept;
   // A clash with an entry confirmed meanwhile drops the packet.
   if (hash_.count(TupleKey{ct->tuple[kDirOriginal], ct->zone}) ||
       hash_.count(TupleKey{ct->tuple[kDirReply], ct->zone}))
     return Verdict::kDrop;
   ct->status |= kIpsConfirmed;
-  conns_.push_back(std::move(*it));
-  unconfirmed_.erase(it);
+  ct->table_slot = uint32_t(conns_.size());
+  conns_.push_back(skb.ct_ref);
   Insert(ct);
   return Verdict::kAccept;
 }

@@ -56,9 +56,6 @@ class Conntrack {
   Verdict In(Packet& skb, Hook hook, double now);
   // Confirm is nf_conntrack_confirm at the end of INPUT and POSTROUTING.
   Verdict Confirm(Packet& skb, double now);
-  // ReleaseUnconfirmed forgets connections created by packets that were
-  // dropped before being confirmed (call when a packet's processing ends).
-  void ReleaseUnconfirmed();
 
   // TupleTaken reports whether a tuple is in use by a confirmed connection
   // other than ignored (nf_conntrack_tuple_taken).
@@ -79,7 +76,7 @@ class Conntrack {
  private:
   struct Entry;
   Conn* NewConn(const Tuple& orig, const Tuple& reply, uint16_t zone,
-                const Packet& skb);
+                Packet& skb);
   bool GetTuple(const Packet& skb, unsigned dataoff, uint8_t proto,
                 Tuple& t) const;
   int HandleIcmpError(Packet& skb, unsigned dataoff, uint8_t proto,
@@ -95,8 +92,8 @@ class Conntrack {
   CtConfig cfg_;
   mutable std::mutex mu_;
   std::unordered_map<TupleKey, std::pair<Conn*, CtDir>, TupleKeyHash> hash_;
-  std::vector<std::unique_ptr<Conn>> conns_;       // confirmed
-  std::vector<std::unique_ptr<Conn>> unconfirmed_;
+  // Confirmed entries; unconfirmed ones are owned by their packet.
+  std::vector<std::shared_ptr<Conn>> conns_;
   size_t gc_cursor_ = 0;
 };
 

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -61,6 +62,9 @@ struct Packet {
   // such a packet as INVALID. Untracked is ct == nullptr with kUntracked.
   Conn* ct = nullptr;
   CtInfo ctinfo = CtInfo::kEstablished;
+  // Keeps ct alive while the packet holds it: an unconfirmed entry belongs
+  // to the packet that created it until that packet is confirmed.
+  std::shared_ptr<Conn> ct_ref;
   bool nftrace = false;
   double tstamp = 0;  // seconds, from the packet's "t"
 

@@ -161,6 +161,7 @@ class StackServices : public PacketServices {
                             cur_.ctinfo == CtInfo::kEstablished ||
                             cur_.ctinfo == CtInfo::kRelated;
       pkt.ct = cur_.ct;
+      pkt.ct_ref = cur_.ct_ref;
       pkt.ctinfo = orig_dir ? CtInfo::kRelatedReply : CtInfo::kRelated;
     }
     stack_.LocalOut(nested, std::move(pkt), true);
@@ -352,7 +353,6 @@ Outcome NetStack::Receive(Packet pkt, const Interface* in) {
   else if (Load16(pkt.data.data() + 4) || pkt.data[6] != 0)
     pkt.data.resize(Load16(pkt.data.data() + 4) + 40);
   Input(run, std::move(pkt), in, false, nullptr);
-  ct_.ReleaseUnconfirmed();
   return out;
 }
 
@@ -455,7 +455,6 @@ Outcome NetStack::Send(Packet pkt) {
   run.out = &out;
   now_ = pkt.tstamp;
   LocalOut(run, std::move(pkt), false);
-  ct_.ReleaseUnconfirmed();
   return out;
 }
 
