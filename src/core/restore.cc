@@ -1073,19 +1073,14 @@ void RestoreDriver::ExecuteCommand(Command& c, int line,
         return;
       case kCmdZero:
       case kCmdZeroNum: {
-        auto zero = [&](Chain& ch) {
-          ch.policy_counters = {};
-          for (Rule& r : ch.rules) r.counters = {};
-        };
-        if (c.chain.empty()) {
-          for (Chain& ch : cur_->chains) zero(ch);
-        } else if (c.command == kCmdZero) {
-          zero(ed.MustChain(c.chain));
-        } else {
+        // libiptc zeroes only counters it read from the kernel. A restored
+        // table was flushed: its rules and the policies set in this load
+        // carry counters written by the load ("-c"), which -Z keeps, and
+        // the rest is zero already. So -Z only checks its arguments.
+        if (!c.chain.empty()) {
           Chain& ch = ed.MustChain(c.chain);
-          if (c.rulenum > ch.rules.size())
+          if (c.command == kCmdZeroNum && c.rulenum > ch.rules.size())
             throw CommitError("Index of counter too big.");
-          ch.rules[c.rulenum - 1].counters = {};
         }
         return;
       }

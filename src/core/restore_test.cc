@@ -34,5 +34,21 @@ TEST(RestoreGetopt, DoubleDashLeavesTheRestAsUnknownArguments) {
             ":OUTPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\nCOMMIT\n");
 }
 
+// -Z keeps counters set in the same load (libiptc zeroes only counters it
+// read from the kernel); it still checks the chain and the rule number.
+TEST(RestoreCommands, ZeroKeepsCountersSetInTheLoad) {
+  EXPECT_EQ(Saved("*filter\n:X - [0:0]\n-A INPUT -j ACCEPT -c 5 6\n"
+                  "-A X -j ACCEPT -c 5 6\n-P INPUT DROP -c 3 4\n-Z INPUT\n"
+                  "-Z\n-Z X 1\nCOMMIT\n",
+                  Family::kIPv4, true),
+            "*filter\n:INPUT DROP [3:4]\n:FORWARD ACCEPT [0:0]\n"
+            ":OUTPUT ACCEPT [0:0]\n:X - [0:0]\n[5:6] -A INPUT -j ACCEPT\n"
+            "[5:6] -A X -j ACCEPT\nCOMMIT\n");
+  EXPECT_EQ(Saved("*filter\n-Z NOPE\nCOMMIT\n"),
+            "ERR 2: No chain/target/match by that name.");
+  EXPECT_EQ(Saved("*filter\n-A INPUT -j ACCEPT\n-Z INPUT 2\nCOMMIT\n"),
+            "ERR 3: Index of counter too big.");
+}
+
 }  // namespace
 }  // namespace netfence::core
