@@ -782,26 +782,39 @@ class RuleGen:
         self.fam = fam
         self.h = g.h
 
-    def ruleset(self):
+    def ruleset(self, templates=None, policies=None, tables=None, nrules=None):
+        """Random tables; `templates` {table: {chain: [rule, ...]}} go first in their chains,
+        `policies` {(table, chain): policy}; `tables` the tables to make."""
         r = self.r
-        tables = {}
-        for t, chains in CHAINS.items():
-            if t != 'filter' and r.random() < 0.35:
-                continue
-            tables[t] = []
-            for c in chains:
+        templates = templates or {}
+        policies = policies or {}
+        out = {}
+        chains_of = dict(CHAINS)
+        chains_of['nat'] = ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING']
+        want = tables or [t for t in ('raw', 'mangle', 'filter') if t == 'filter' or r.random() >= 0.35]
+        for t in want:
+            out[t] = []
+            for c in chains_of[t]:
                 bc = Chain(t, c, c, True)
-                if t == 'filter':
+                if (t, c) in policies:
+                    bc.policy = policies[(t, c)]
+                elif t == 'filter':
                     bc.policy = r.choice(['ACCEPT', 'ACCEPT', 'ACCEPT', 'DROP'])
-                elif r.random() < 0.03:
+                elif t != 'nat' and r.random() < 0.03:
                     bc.policy = 'DROP'
-                tables[t].append(bc)
-                for k in range(r.choice([0, 0, 0, 1, 1, 2])):
-                    uc = Chain(t, self._chain_name(t, c, k), c, False)
-                    bc.callees.append(uc)
-                    tables[t].append(uc)
-            for ch in list(tables[t]):
-                n = r.choice([0, 1, 2, 3, 4, 5, 6, 8]) if ch.builtin else r.randint(1, 5)
+                out[t].append(bc)
+                if t != 'nat':
+                    for k in range(r.choice([0, 0, 0, 1, 1, 2])):
+                        uc = Chain(t, self._chain_name(t, c, k), c, False)
+                        bc.callees.append(uc)
+                        out[t].append(uc)
+            for ch in list(out[t]):
+                if nrules is not None and ch.builtin:
+                    n = r.choice(nrules)
+                else:
+                    n = r.choice([0, 1, 2, 3, 4, 5, 6, 8]) if ch.builtin else r.randint(1, 5)
+                if t == 'nat':
+                    n = r.choice([0, 0, 1, 2])
                 for i in range(n):
                     ch.rules.append(self.rule(ch))
                 # make sure every user chain is reachable
@@ -810,15 +823,19 @@ class RuleGen:
                         pos = r.randrange(len(ch.rules) + 1)
                         ch.rules.insert(pos, self.rule(ch, force_target=('-j' if r.random() < 0.8 else '-g')
                                                        + ' ' + uc.name))
-            # nested: a user chain may jump to a later user chain of the same hook
+                if ch.builtin:
+                    tpl = templates.get(t, {}).get(ch.name, [])
+                    # templates first, random rules after (some before, to shake the order)
+                    k = r.randrange(len(ch.rules) + 1) if r.random() < 0.3 else 0
+                    ch.rules[k:k] = list(tpl)
         lines = []
-        for t in ('raw', 'mangle', 'filter'):
-            if t not in tables:
+        for t in ('raw', 'mangle', 'nat', 'filter'):
+            if t not in out:
                 continue
             lines.append('*' + t)
-            for ch in tables[t]:
+            for ch in out[t]:
                 lines.append(':%s %s [0:0]' % (ch.name, ch.policy if ch.builtin else '-'))
-            for ch in tables[t]:
+            for ch in out[t]:
                 for rl in ch.rules:
                     lines.append('-A %s %s' % (ch.name, rl))
             lines.append('COMMIT')
@@ -1182,8 +1199,7 @@ class RuleGen:
                 extra = ' --limit-iface-in'
             elif hook in ('OUTPUT', 'POSTROUTING'):
                 extra = ' --limit-iface-out'
-        return ('-m addrtype %s %s%s' % (opt, typ, extra), '-m addrtype %s ! %s%s' % (opt, typ, extra) if
-                r.random() < 0.5 else '-m addrtype ! %s %s%s' % (opt, typ, extra))
+        return ('-m addrtype %s %s%s' % (opt, typ, extra), '-m addrtype ! %s %s%s' % (opt, typ, extra))
 
     def _target(self, ch, s, cond):
         r, fam = self.r, self.fam
@@ -1205,6 +1221,8 @@ class RuleGen:
                 opts.append(('ECN', 1))
             if hook in ('FORWARD', 'OUTPUT', 'POSTROUTING'):
                 opts.append(('TCPMSS', 1))
+        if t == 'nat':
+            opts = [('ACCEPT', 2), ('RETURN', 2), ('LOG', 2), ('MARK', 1)]
         name = _weighted(r, opts)
         if name == 'JUMP':
             return ('-g ' if r.random() < 0.2 else '-j ') + r.choice(ch.callees).name
@@ -1266,31 +1284,542 @@ class RuleGen:
         return '-j ' + name
 
 
+# ---------------------------------------------------------------------------
+# stateful scenarios: flows through conntrack and NAT, replies made from what the
+# kernel actually sent (a kernel_sim.Session answers each packet before the next)
+
+
+def pkt_bytes(fam, src, dst, proto, sport=0, dport=0, flags='', seq=0, ack=0, payload=b'',
+              icmp=None, ttl=64, ipid=1, quote=b'', tos=0):
+    if fam == 4:
+        ip = IP(src=str(src), dst=str(dst), ttl=ttl, id=ipid, tos=tos)
+    else:
+        ip = IPv6(src=str(src), dst=str(dst), hlim=ttl, tc=tos)
+    if proto == 'tcp':
+        l4 = TCP(sport=sport, dport=dport, flags=flags, seq=seq & 0xffffffff, ack=ack & 0xffffffff,
+                 window=64240)
+    elif proto == 'udp':
+        l4 = UDP(sport=sport, dport=dport)
+    elif proto == 'echo':
+        t, ident, sq = icmp
+        if fam == 4:
+            l4 = ICMP(type=t, code=0, id=ident, seq=sq)
+        else:
+            l4 = (ICMPv6EchoRequest if t == 128 else ICMPv6EchoReply)(id=ident, seq=sq)
+    elif proto == 'icmperr':
+        t, c = icmp
+        l4 = (ICMP(type=t, code=c) if fam == 4 else
+              (ICMPv6DestUnreach(code=c) if t == 1 else ICMPv6TimeExceeded(code=c))) / Raw(quote)
+    else:
+        raise ValueError(proto)
+    pkt = ip / l4
+    if payload:
+        pkt = pkt / Raw(payload)
+    return bytes(pkt)
+
+
+def parse_pkt(hexstr):
+    import struct
+    b = bytes.fromhex(hexstr)
+    o = {'fam': b[0] >> 4, 'bytes': b}
+    if o['fam'] == 4:
+        ihl = (b[0] & 15) * 4
+        o['proto'] = b[9]
+        o['src'] = ipaddress.ip_address(b[12:16])
+        o['dst'] = ipaddress.ip_address(b[16:20])
+        l4 = b[ihl:]
+        o['quote'] = b[:ihl + 8]
+    else:
+        o['proto'] = b[6]
+        o['src'] = ipaddress.ip_address(b[8:24])
+        o['dst'] = ipaddress.ip_address(b[24:40])
+        l4 = b[40:]
+        o['quote'] = b[:1232 - 48]
+    if o['proto'] in (6, 17) and len(l4) >= 4:
+        o['sport'], o['dport'] = struct.unpack('>HH', l4[:4])
+    if o['proto'] in (1, 58) and len(l4) >= 8:
+        o['icmp_type'] = l4[0]
+        o['icmp_id'], o['icmp_seq'] = struct.unpack('>HH', l4[4:8])
+    return o
+
+
+class Flow:
+    """One connection: client moves (C) and server moves (S); the server side is
+    wherever the kernel delivered the client's packet, addressed as it arrived there."""
+
+    def __init__(self, sg, kind, fam, proto, client, saddr, sport):
+        r = sg.r
+        self.sg = sg
+        self.kind = kind
+        self.fam = fam
+        self.proto = proto
+        self.client = client                 # {'iface': X} or {'local': True, uid...}; 'addr'
+        self.saddr = ipaddress.ip_address(saddr)
+        self.sport = sport
+        self.cport = sg.next_port()
+        self.ident = sg.next_port()
+        self.c_next = r.randrange(1 << 32)
+        self.s_next = r.randrange(1 << 32)
+        self.sview = None
+        self.i = 0
+        self.seq = 0
+        self.done = False
+        self.ipid = {'C': r.randrange(1, 30000), 'S': r.randrange(30000, 60000)}
+        if proto == 'tcp':
+            c = r.random()
+            if c < 0.12:
+                moves = [('C', 'S', 0), ('S', 'RA', 0)]
+            elif c < 0.2:
+                moves = [('C', 'S', 0), ('S', 'ERR', 0)]
+            else:
+                moves = [('C', 'S', 0), ('S', 'SA', 0), ('C', 'A', 0), ('C', 'PA', r.randint(1, 40)),
+                         ('S', 'PA', r.randint(1, 60)), ('C', 'A', 0)]
+                end = r.random()
+                if end < 0.5:
+                    moves += [('C', 'FA', 0), ('S', 'FA', 0), ('C', 'A', 0)]
+                elif end < 0.7:
+                    moves += [(r.choice('CS'), 'R', 0)]
+                moves = moves[:r.randint(3, len(moves))] if r.random() < 0.3 else moves
+        elif proto == 'udp':
+            moves = [('C', 'U', r.randint(1, 40)), ('S', 'U', r.randint(1, 60))]
+            if r.random() < 0.2:
+                moves[1] = ('S', 'ERR', 0)
+            elif r.random() < 0.4:
+                moves += [('C', 'U', 10), ('S', 'U', 10)]
+        else:
+            moves = [('C', 'E', 0), ('S', 'E', 0)]
+            if r.random() < 0.3:
+                moves += [('C', 'E', 0), ('S', 'E', 0)]
+        self.moves = moves
+        self.payload = r.choice(WORDS)
+
+    def first_spec(self):
+        """What RuleGen needs to aim rules at this flow's first packet."""
+        s = Spec(fam=self.fam, kind={'out': 'out', 'vip': 'out', 'lo': 'out'}.get(self.kind, 'fwd')
+                 if self.kind not in ('in', 'redirect') else 'in',
+                 src=self.client['addr'], dst=self.saddr, ttl=64, tos=0, id=1,
+                 proto={'echo': 'icmp' if self.fam == 4 else 'icmpv6'}.get(self.proto, self.proto))
+        if self.client.get('local'):
+            s.update(local=True, uid=self.client['uid'], gid=self.client['gid'])
+            if self.client.get('groups'):
+                s['groups'] = self.client['groups']
+        else:
+            s['iface'] = self.client['iface']
+        kd, g = self.sg.h.route(self.saddr)
+        s['oif'] = g.name if (kd == 'out' and g) else ('lo' if kd == 'local' else None)
+        if self.proto in ('tcp', 'udp'):
+            s['sport'], s['dport'] = self.cport, self.sport
+            if self.proto == 'tcp':
+                s['flags'] = 'S'
+        else:
+            s['icmp'] = (8, 0) if self.fam == 4 else (128, 0)
+        s['payload'] = self.payload
+        return s
+
+    def next(self):
+        """The next packet (a packets.jsonl object), or None when the flow is over."""
+        if self.done or self.i >= len(self.moves):
+            return None
+        side, what, ln = self.moves[self.i]
+        if side == 'S' and self.sview is None:
+            self.done = True
+            return None
+        fam = self.fam
+        self.ipid[side] += 1
+        if side == 'C':
+            src, dst, sp, dp = self.client['addr'], self.saddr, self.cport, self.sport
+        else:
+            v = self.sview
+            src, dst, sp, dp = v['s'], v['c'], v['sport'], v['cport']
+        data = (self.payload * 3)[:ln] if ln else b''
+        if self.proto == 'tcp' and what != 'ERR':
+            flags = what
+            if side == 'C':
+                seq, ack = self.c_next, self.s_next
+            else:
+                seq, ack = self.s_next, self.c_next
+            b = pkt_bytes(fam, src, dst, 'tcp', sp, dp, flags, seq, ack if 'A' in flags else 0, data,
+                          ipid=self.ipid[side])
+            adv = len(data) + (1 if ('S' in flags or 'F' in flags) else 0)
+            if side == 'C':
+                self.c_next += adv
+            else:
+                self.s_next += adv
+        elif what == 'ERR':
+            quote = self.sview['quote']
+            icmp = (3, self.sg.r.choice([1, 3, 10, 13])) if fam == 4 else (1, self.sg.r.choice([0, 1, 3, 4]))
+            b = pkt_bytes(fam, src, dst, 'icmperr', icmp=icmp, quote=quote, ipid=self.ipid[side])
+        elif self.proto == 'udp':
+            b = pkt_bytes(fam, src, dst, 'udp', sp, dp, payload=data, ipid=self.ipid[side])
+        else:
+            if side == 'C':
+                self.seq += 1
+                t = 8 if fam == 4 else 128
+                ident = self.ident
+            else:
+                t = 0 if fam == 4 else 129
+                ident = self.sview.get('ident', self.ident)
+            b = pkt_bytes(fam, src, dst, 'echo', icmp=(t, ident, self.seq), payload=b'ping' * 4,
+                          ipid=self.ipid[side])
+        if side == 'C':
+            where = self.client
+        else:
+            where = self.sview['where']
+        p = {}
+        if where.get('local'):
+            p['local'] = True
+            p['uid'], p['gid'] = where['uid'], where['gid']
+            if where.get('groups'):
+                p['groups'] = where['groups']
+        else:
+            p['iface'] = where['iface']
+            if where.get('src_mac'):
+                p['src_mac'] = where['src_mac']
+        p['hex'] = b.hex()
+        self.last = (side, what)
+        return p
+
+    def observe(self, res):
+        side, what = self.last
+        self.i += 1
+        ok = res.get('verdict') == 'accept'
+        if side == 'C' and ok and self.sview is None:
+            o = parse_pkt(res['hex'])
+            if res.get('to') == 'local':
+                sp = self.sport
+                where = {'local': True, 'uid': 0 if (o.get('dport') or 0) < 1024 else 1000,
+                         'gid': 0 if (o.get('dport') or 0) < 1024 else 1000}
+            else:
+                where = {'iface': res['oif'], 'src_mac': '02:00:00:00:ee:%02x' % self.sg.r.randrange(256)}
+            self.sview = {'c': o['src'], 's': o['dst'], 'cport': o.get('sport', 0),
+                          'sport': o.get('dport', 0), 'ident': o.get('icmp_id'), 'where': where,
+                          'quote': o['quote']}
+        elif side == 'C' and ok and self.sview is not None:
+            self.sview['quote'] = parse_pkt(res['hex'])['quote']
+        if not ok and self.sg.r.random() < 0.7:
+            self.done = True
+
+
+class StatefulGen:
+    def __init__(self, g):
+        self.g = g
+        self.r = g.r
+        self.h = g.h
+        self.port = self.r.randrange(20000, 40000)
+        h, r = self.h, self.r
+        self.wan = h.uplink
+        self.lans = h.ifaces[1:]
+        self.plan = {}
+        for fam in g._fams():
+            self.plan[fam] = self._nat_plan(fam)
+
+    def next_port(self):
+        self.port += self.r.randrange(1, 7)
+        return self.port
+
+    def _lan_host(self, fam):
+        lans = [f for f in self.lans if fam == 4 or f.addr6]
+        if not lans:
+            return None, None
+        f = self.r.choice(lans)
+        return f, self.h.neighbor(f, fam)
+
+    def _nat_plan(self, fam):
+        r, h = self.r, self.h
+        p = {'dnat': [], 'masq': None, 'redirect': None, 'vip': None}
+        wan_addr = self.wan.addr4 if fam == 4 else self.wan.addr6
+        if wan_addr is None:
+            return p
+        if self.lans and r.random() < (0.75 if fam == 4 else 0.35):
+            p['masq'] = r.choice(['MASQUERADE', 'MASQUERADE', 'SNAT'])
+        for _ in range(r.choice([0, 1, 1, 2])):
+            f, lh = self._lan_host(fam)
+            if lh is None:
+                break
+            proto = r.choice(['tcp', 'tcp', 'udp'])
+            port = r.choice([8080, 2222, 5353, 8443, 10000 + r.randrange(1000)])
+            to_port = r.choice([None, 80, 22, 53, port])
+            p['dnat'].append((proto, port, lh, to_port))
+        lans = [f for f in self.lans if fam == 4 or f.addr6]
+        if lans and r.random() < 0.3:
+            p['redirect'] = (r.choice(lans), 80, r.choice([3128, 8080]))
+        if fam == 4 and self.lans and r.random() < 0.3:
+            f, lh = self._lan_host(4)
+            p['vip'] = (ipaddress.ip_address('10.250.%d.%d' % (r.randrange(256), r.randrange(1, 255))),
+                        r.choice([80, 443]), lh)
+        return p
+
+    def _state(self, states):
+        r = self.r
+        if r.random() < 0.5:
+            return '-m state --state %s' % states
+        return '-m conntrack --ctstate %s' % states
+
+    def templates(self, fam):
+        r, h = self.r, self.h
+        p = self.plan[fam]
+        wan = self.wan.name
+        wan_addr = self.wan.addr4 if fam == 4 else self.wan.addr6
+        t = {'raw': {}, 'mangle': {}, 'nat': {}, 'filter': {}}
+        pol = {}
+        if r.random() < 0.25:
+            port = r.choice([123, 53, 5353])
+            tgt = r.choice(['-j CT --notrack', '-j NOTRACK'])
+            t['raw']['PREROUTING'] = ['-p udp --dport %d %s' % (port, tgt)]
+            t['raw']['OUTPUT'] = ['-p udp --sport %d %s' % (port, tgt)]
+        if r.random() < 0.3:
+            t['mangle']['PREROUTING'] = ['-j CONNMARK --restore-mark',
+                                         '-i %s %s -j CONNMARK --set-mark 0x%x' % (
+                                             wan, self._state('NEW'), r.choice([1, 2, 0x10]))]
+            t['mangle']['FORWARD'] = ['-m connmark --mark 0x1 -j MARK --or-mark 0x100'] if r.random() < 0.5 else []
+            if r.random() < 0.5:
+                t['mangle']['POSTROUTING'] = ['-m mark ! --mark 0 -j CONNMARK --save-mark']
+        nat = t['nat']
+        if p['masq']:
+            if p['masq'] == 'MASQUERADE':
+                nat.setdefault('POSTROUTING', []).append('-o %s -j MASQUERADE' % wan)
+            else:
+                src = ' -s %s' % (self.lans[0].net4 if fam == 4 else self.lans[0].net6) \
+                    if r.random() < 0.5 and (fam == 4 or self.lans[0].net6) else ''
+                nat.setdefault('POSTROUTING', []).append('%s -o %s -j SNAT --to-source %s' % (
+                    src, wan, wan_addr if fam == 4 else wan_addr))
+        for proto, port, lh, to_port in p['dnat']:
+            dst = str(lh) if fam == 4 else '[%s]' % lh
+            to = dst + (':%d' % to_port if to_port else '')
+            if fam == 6 and not to_port:
+                to = str(lh)
+            nat.setdefault('PREROUTING', []).append('-i %s -p %s -m %s --dport %d -j DNAT --to-destination %s'
+                                                   % (wan, proto, proto, port, to))
+        if p['redirect']:
+            f, port, to = p['redirect']
+            nat.setdefault('PREROUTING', []).append('-i %s -p tcp --dport %d -j REDIRECT --to-ports %d'
+                                                   % (f.name, port, to))
+        if p['vip']:
+            vip, port, lh = p['vip']
+            nat.setdefault('OUTPUT', []).append('-d %s/32 -p tcp --dport %d -j DNAT --to-destination %s'
+                                               % (vip, port, lh))
+        filt = t['filter']
+        inp, fwd, out = [], [], []
+        if r.random() < 0.7:
+            inp.append('-i lo -j ACCEPT')
+        if r.random() < 0.9:
+            inp.append('%s -j ACCEPT' % self._state(r.choice(['ESTABLISHED,RELATED', 'RELATED,ESTABLISHED'])))
+        if r.random() < 0.6:
+            inp.append('%s -j DROP' % self._state('INVALID'))
+        svc = ['-p tcp --dport 22 %s -j ACCEPT' % self._state('NEW'),
+               '-p tcp -m multiport --dports 80,443,3128,8080 -j ACCEPT',
+               '-p udp --dport 53 -j ACCEPT',
+               ('-p icmp --icmp-type echo-request -j ACCEPT' if fam == 4 else
+                '-p ipv6-icmp -j ACCEPT'),
+               '-m conntrack --ctstate UNTRACKED -j ACCEPT',
+               '-p tcp --syn -m conntrack --ctstate NEW -m limit --limit 3/min --limit-burst 4 -j ACCEPT']
+        inp += r.sample(svc, r.randint(1, len(svc)))
+        if r.random() < 0.3:
+            inp.append('-j REJECT' + (' --reject-with tcp-reset' if False else ''))
+        pol[('filter', 'INPUT')] = 'DROP' if r.random() < 0.5 else 'ACCEPT'
+        if r.random() < 0.9:
+            fwd.append('%s -j ACCEPT' % self._state('RELATED,ESTABLISHED'))
+        if r.random() < 0.5:
+            fwd.append('%s -j DROP' % self._state('INVALID'))
+        if self.lans and r.random() < 0.85:
+            fwd.append('-i %s -o %s -j ACCEPT' % (r.choice(self.lans).name if r.random() < 0.5 else
+                                                   _stem_plus(self.lans[0].name), wan))
+        if r.random() < 0.6:
+            fwd.append('-m conntrack --ctstate DNAT -j ACCEPT')
+        if r.random() < 0.2:
+            fwd.append('-m conntrack --ctstate NEW --ctdir ORIGINAL --ctproto tcp -j LOG --log-prefix "new "')
+        if r.random() < 0.2:
+            fwd.append('-m conntrack --ctstatus ASSURED -j ACCEPT')
+        if r.random() < 0.2:
+            fwd.append('-m conntrack --ctstate ESTABLISHED --ctdir REPLY -j ACCEPT')
+        if r.random() < 0.2:
+            fwd.append('-j REJECT')
+        pol[('filter', 'FORWARD')] = 'DROP' if r.random() < 0.6 else 'ACCEPT'
+        if r.random() < 0.3:
+            out.append('%s -j DROP' % self._state('INVALID'))
+        if r.random() < 0.2:
+            out.append('-m owner --uid-owner 65534 -j REJECT')
+        pol[('filter', 'OUTPUT')] = 'DROP' if r.random() < 0.1 else 'ACCEPT'
+        if pol[('filter', 'OUTPUT')] == 'DROP':
+            out.append('%s -j ACCEPT' % self._state('ESTABLISHED,RELATED,NEW'))
+        filt['INPUT'], filt['FORWARD'], filt['OUTPUT'] = inp, fwd, out
+        return t, pol
+
+    def flows(self, fam, n):
+        r, h = self.r, self.h
+        p = self.plan[fam]
+        out = []
+        lans = [f for f in self.lans if fam == 4 or f.addr6]
+        gw = h.gw4 if fam == 4 else h.gw6
+        for _ in range(n):
+            kinds = [('in', 3), ('out', 2), ('lo', 0.5)]
+            if lans and gw:
+                kinds.append(('fwd-out', 4))
+            if p['dnat']:
+                kinds.append(('dnat', 3))
+            if lans:
+                kinds.append(('fwd-in', 1))
+            if p['redirect'] and gw:
+                kinds.append(('redirect', 2))
+            if p['vip']:
+                kinds.append(('vip', 1.5))
+            kind = _weighted(r, kinds)
+            proto = r.choice(['tcp', 'tcp', 'tcp', 'udp', 'udp', 'echo'])
+            sport = r.choice([22, 80, 443, 53, 8080, 25, 3306, r.randrange(1, 65536)])
+            if proto == 'udp':
+                sport = r.choice([53, 123, 5353, 1194, 161, sport])
+            if kind == 'fwd-out':
+                f = r.choice(lans)
+                client = {'iface': f.name, 'addr': h.neighbor(f, fam)}
+                saddr = h.remote(fam)
+            elif kind == 'dnat':
+                pr, port, lh, to_port = r.choice(p['dnat'])
+                client = {'iface': self.wan.name, 'addr': h.remote(fam) if gw else h.neighbor(self.wan, fam)}
+                saddr = self.wan.addr4 if fam == 4 else self.wan.addr6
+                proto, sport = pr, port
+            elif kind == 'fwd-in':
+                client = {'iface': self.wan.name, 'addr': h.remote(fam) if gw else h.neighbor(self.wan, fam)}
+                saddr = h.neighbor(r.choice(lans), fam)
+            elif kind == 'redirect':
+                f, port, to = p['redirect']
+                client = {'iface': f.name, 'addr': h.neighbor(f, fam)}
+                saddr, proto, sport = h.remote(fam), 'tcp', port
+            elif kind == 'vip':
+                vip, port, lh = p['vip']
+                u = r.choice(USERS)
+                client = {'local': True, 'uid': u[0], 'gid': u[1], 'groups': u[2], 'addr': None}
+                saddr, proto, sport = vip, 'tcp', port
+            elif kind == 'in':
+                f = r.choice([x for x in h.ifaces if fam == 4 or x.addr6])
+                client = {'iface': f.name, 'addr': h.neighbor(f, fam) if r.random() < 0.6 or not gw or
+                          f is not self.wan else h.remote(fam)}
+                saddr = f.addr4 if fam == 4 else f.addr6
+                if proto == 'tcp' and r.random() < 0.6:
+                    sport = r.choice([22, 80, 443, 3128, 8080])
+            elif kind == 'lo':
+                u = r.choice(USERS)
+                client = {'local': True, 'uid': u[0], 'gid': u[1], 'groups': u[2], 'addr': None}
+                saddr = ipaddress.ip_address('127.0.0.1' if fam == 4 else '::1')
+            else:   # out
+                u = r.choice(USERS)
+                client = {'local': True, 'uid': u[0], 'gid': u[1], 'groups': u[2], 'addr': None}
+                f = r.choice([x for x in h.ifaces if fam == 4 or x.addr6])
+                saddr = h.remote(fam) if gw and r.random() < 0.6 else h.neighbor(f, fam)
+            if client.get('local'):
+                kd, g = h.route(saddr)
+                if kind == 'lo':
+                    client['addr'] = saddr
+                elif g is not None:
+                    client['addr'] = g.addr4 if fam == 4 else g.addr6
+                elif kind == 'vip':
+                    client['addr'] = self.wan.addr4 if gw else lans[0].addr4
+                else:
+                    client['addr'] = (self.wan.addr4 if fam == 4 else self.wan.addr6)
+                if client['addr'] is None:
+                    continue
+            out.append(Flow(self, kind, fam, proto, client, saddr, sport))
+        return out
+
+    def noise(self, fam):
+        """A packet conntrack finds invalid or picks up mid-stream."""
+        r, h = self.r, self.h
+        f = r.choice([x for x in h.ifaces if fam == 4 or x.addr6])
+        src = h.neighbor(f, fam)
+        dst = f.addr4 if fam == 4 else f.addr6
+        c = r.random()
+        if c < 0.3:
+            b = pkt_bytes(fam, src, dst, 'tcp', r.randrange(1024, 65536), r.choice([22, 80, 4444]), 'SA',
+                          r.randrange(1 << 32), r.randrange(1 << 32))
+        elif c < 0.5:
+            b = pkt_bytes(fam, src, dst, 'tcp', r.randrange(1024, 65536), r.choice([22, 80]), 'R',
+                          r.randrange(1 << 32), 0)
+        elif c < 0.7:
+            b = pkt_bytes(fam, src, dst, 'tcp', r.randrange(1024, 65536), r.choice([22, 80]), 'A',
+                          r.randrange(1 << 32), r.randrange(1 << 32))
+        else:
+            inner = pkt_bytes(fam, dst, src, 'udp', r.randrange(1024, 65536), 53, payload=b'q' * 8)
+            b = pkt_bytes(fam, src, dst, 'icmperr', icmp=(3, 3) if fam == 4 else (1, 4),
+                          quote=inner[:28] if fam == 4 else inner)
+        return {'iface': f.name, 'hex': b.hex()}
+
+
+def _stem_plus(name):
+    stem = name.rstrip('0123456789')
+    return (stem if stem and stem != name else name[:-1]) + '+'
+
+
+def generate_stateful(g, out):
+    """Rules and packets of a stateful scenario; needs root (it drives the kernel)."""
+    import kernel_sim
+    r = g.r
+    sg = StatefulGen(g)
+    n = g.npackets
+    flows = []
+    for fam in g._fams():
+        flows += sg.flows(fam, max(4, n // (5 if fam == 4 else 9)))
+    r.shuffle(flows)
+    g.specs = [f.first_spec() for f in flows]
+    g.build_cache = {}
+    for s in g.specs:
+        try:
+            g.build_cache[id(s)] = g.build(s)
+        except Exception:
+            g.build_cache[id(s)] = [b'']
+    hostj = g.h.to_json()
+    rules = {}
+    for fam in g._fams():
+        tpl, pol = sg.templates(fam)
+        tables = ['raw', 'mangle', 'nat', 'filter'] if any(tpl['nat'].values()) or r.random() < 0.5 \
+            else ['raw', 'mangle', 'filter']
+        rules[fam] = RuleGen(g, fam).ruleset(templates=tpl, policies=pol, tables=tables,
+                                             nrules=[0, 0, 1, 2, 3])
+    lines = []
+    try:
+        sess = kernel_sim.Session(hostj, rules)
+    except kernel_sim.KernelRefused:
+        return hostj, rules, [{'iface': g.h.ifaces[0].name, 'hex': f.client.get('addr') and
+                               pkt_bytes(4, '192.0.2.1', str(g.h.ifaces[0].addr4), 'udp', 1, 2).hex()}
+                              for f in flows[:1]]
+    with sess:
+        active = []
+        pending = list(flows)
+        while len(lines) < n and (active or pending):
+            if pending and (not active or r.random() < 0.3):
+                active.append(pending.pop(0))
+            if r.random() < 0.05:
+                p = sg.noise(r.choice(g._fams()))
+                sess.send(p)
+                lines.append(p)
+                continue
+            f = r.choice(active)
+            p = f.next()
+            if p is None:
+                active.remove(f)
+                continue
+            res = sess.send(p)
+            lines.append(p)
+            f.observe(res)
+    return hostj, rules, lines
+
+
 def generate(seed, out, v6=None, stateful=False, npackets=None):
     g = Gen(seed, v6, stateful, npackets)
     r = g.r
+    os.makedirs(out, exist_ok=True)
+    if stateful:
+        g.h.forwarding = g.h.forwarding or r.random() < 0.7
+        hostj, rules, lines = generate_stateful(g, out)
+        return _write(g, out, hostj, rules, lines, seed, v6, stateful, npackets)
     g.build_cache = {}
     n = g.npackets
     while len(g.specs) < n:
         s = g.new_spec()
     for s in g.specs:
         g.build_cache[id(s)] = g.build(s)
-    os.makedirs(out, exist_ok=True)
-    for fn in ('rules.v4', 'rules.v6', 'expected.jsonl', 'expected.v4', 'expected.v6', 'trace.jsonl',
-               'report.json', 'kernel_error.txt'):
-        try:
-            os.unlink(os.path.join(out, fn))
-        except FileNotFoundError:
-            pass
-    with open(os.path.join(out, 'host.json'), 'w') as f:
-        json.dump(g.h.to_json(), f, indent=1)
-    for fam in g._fams():
-        text = RuleGen(g, fam).ruleset()
-        with open(os.path.join(out, 'rules.v%d' % fam), 'w') as f:
-            f.write(text)
+    hostj = g.h.to_json()
+    rules = {fam: RuleGen(g, fam).ruleset() for fam in g._fams()}
     lines = []
-    order = list(g.specs)
-    for s in order:
+    for s in g.specs:
         for i, b in enumerate(g.build_cache[id(s)]):
             p = {}
             if s.get('local'):
@@ -1305,6 +1834,21 @@ def generate(seed, out, v6=None, stateful=False, npackets=None):
     # a few repeats, so that limits run out and counters add up
     for _ in range(r.randint(0, 6)):
         lines.insert(r.randrange(len(lines) + 1), dict(r.choice(lines)))
+    return _write(g, out, hostj, rules, lines, seed, v6, stateful, npackets)
+
+
+def _write(g, out, hostj, rules, lines, seed, v6, stateful, npackets):
+    for fn in ('rules.v4', 'rules.v6', 'expected.jsonl', 'expected.v4', 'expected.v6', 'trace.jsonl',
+               'report.json', 'kernel_error.txt'):
+        try:
+            os.unlink(os.path.join(out, fn))
+        except FileNotFoundError:
+            pass
+    with open(os.path.join(out, 'host.json'), 'w') as f:
+        json.dump(hostj, f, indent=1)
+    for fam, text in rules.items():
+        with open(os.path.join(out, 'rules.v%d' % fam), 'w') as f:
+            f.write(text)
     with open(os.path.join(out, 'packets.jsonl'), 'w') as f:
         for p in lines:
             f.write(json.dumps(p) + '\n')

@@ -941,6 +941,18 @@ def ip4_unstable_desc():
 
 
 class Scenario:
+    @classmethod
+    def from_data(cls, hostj, rules, packets=(), max_gap=30.0):
+        """A scenario held in memory (for kernel sessions driven by a generator)."""
+        sc = cls.__new__(cls)
+        sc.dir = None
+        sc.max_gap = max_gap
+        sc.hostj = hostj
+        sc.rules = dict(rules)
+        sc.packets = list(packets)
+        sc.ct = {fam: needs_conntrack(t) for fam, t in sc.rules.items()}
+        return sc
+
     def __init__(self, sdir, max_gap=30.0, warnings=None):
         self.dir = sdir
         self.max_gap = max_gap
@@ -1020,19 +1032,25 @@ class Run:
         self.counters = {}
 
     def execute(self):
-        t0 = time.time()
+        self.start()
+        try:
+            for n, p in enumerate(self.sc.packets, 1):
+                self.step(n, p)
+            self.loop_s = time.time() - self.loop_start
+            self.collect()
+        finally:
+            self.close()
+
+    def start(self):
+        """Build the host, load the rules, open the sockets."""
+        self.t0 = time.time()
         h = self.host
         h.create()
         ct4 = self.sc.ct.get(4, False)
         ct6 = self.sc.ct.get(6, False)
         self.mark_macs = {}
         for p in self.sc.packets:
-            if not p.get('local') and int(p.get('mark', 0)):
-                real = _mac_str(_mac_bytes(p['src_mac'])) if p.get('src_mac') else '00:00:00:00:00:00'
-                key = (int(p['mark']) & 0xffffffff, real)
-                if key not in self.mark_macs:
-                    n = len(self.mark_macs) + 1
-                    self.mark_macs[key] = '02:6e:66:6b:%02x:%02x' % (n >> 8, n & 0xff)
+            self._mark_mac(p)
         nft(h.h, nft_ruleset(ct4, ct6, list(h.peer), self.mark_macs))
         for fam in (4, 6):
             if fam in self.rules:
@@ -1042,85 +1060,105 @@ class Run:
             groups = [TRACE_GROUP, NFK_GROUP] + ([MARK_GROUP] if self.marker_index is not None else [])
             self.nfl = NFLog(groups)
         self.sender = Sender(h)
-        self.setup_s = time.time() - t0
-        try:
-            self._replay()
-            for fam in (4, 6):
-                if fam in self.rules:
-                    self.counters[fam] = strip_comments(save(h, fam, True))
-            self.conntrack = {}
-            if any(self.sc.ct.values()):
-                for fam, name in ((4, 'ipv4'), (6, 'ipv6')):
-                    r = run(['conntrack', '-L', '-f', name], ns=h.h, check=False)
-                    self.conntrack[fam] = [l for l in r.stdout.splitlines() if l.strip()]
-        finally:
-            self.sender.close()
-            self.nfl.close()
-            h.destroy()
-        self.total_s = time.time() - t0
-
-    def _replay(self):
-        h, snd, nfl = self.host, self.sender, self.nfl
-        start = time.monotonic()
-        t_prev = 0.0
-        shift = 0.0
-        nfl.recv(0)
+        self.setup_s = time.time() - self.t0
         # drain anything the setup produced
-        while nfl.recv(0.02):
+        while self.nfl.recv(0.02):
             pass
+        self.clock0 = time.monotonic()
+        self.t_prev = 0.0
+        self.shift = 0.0
         self.loop_start = time.time()
-        for n, p in enumerate(self.sc.packets, 1):
-            tp = float(p.get('t', t_prev))
-            if tp - t_prev > self.sc.max_gap:
-                shift += (tp - t_prev) - self.sc.max_gap
-                self.warnings.append('packet %d: gap of %.3fs shortened to %.3fs' %
-                                     (n, tp - t_prev, self.sc.max_gap))
-            t_prev = tp
-            due = start + tp - shift
-            now = time.monotonic()
-            if due > now:
-                time.sleep(due - now)
-            try:
-                b = bytes.fromhex(p['hex'])
-            except (KeyError, ValueError):
-                raise SimError('packets.jsonl:%d: bad or missing "hex"' % n)
-            mark = int(p.get('mark', 0)) & 0xffffffff
-            local = bool(p.get('local'))
-            t1 = time.monotonic()
-            err = None
-            if local:
-                err = snd.local(b, int(p.get('uid', 0)), int(p.get('gid', 0)),
-                                p.get('groups', []), mark)
-            else:
-                iface = p.get('iface')
-                if iface != 'lo' and iface not in h.peer:
-                    raise SimError('packets.jsonl:%d: unknown interface %r' % (n, iface))
-                src_mac = _mac_bytes(p['src_mac']) if p.get('src_mac') else b'\0' * 6
-                if mark:
-                    src_mac = _mac_bytes(self.mark_macs[(mark, _mac_str(src_mac))])
-                dst_mac = _mac_bytes(p['dst_mac']) if p.get('dst_mac') else \
-                    (b'\0' * 6 if iface == 'lo' else default_dst_mac(h, iface, b))
-                snd.arrive(iface, b, src_mac, dst_mac)
-            snd.sentinel()
-            evs = []
-            deadline = time.monotonic() + 3.0
-            while True:
-                got = nfl.recv(0.5)
-                evs += got
-                if any(e.get('prefix') == 'NFKS' for e in evs):
-                    break
-                if time.monotonic() > deadline:
-                    self.warnings.append('packet %d: no sentinel within 3s' % n)
-                    break
-            if nfl.overrun:
-                self.warnings.append('packet %d: nflog socket overrun' % n)
-                nfl.overrun = False
-            evs = [e for e in evs if e.get('prefix') != 'NFKS']
-            res, tr = self._analyse(n, p, b, local, err, evs)
-            tr['ms'] = round((time.monotonic() - t1) * 1000, 3)
-            self.results.append(res)
-            self.traces.append(tr)
-        self.loop_s = time.time() - self.loop_start
+
+    def _mark_mac(self, p):
+        """The made-up source MAC that carries an arriving packet's mark (see nft_ruleset)."""
+        if p.get('local') or not int(p.get('mark', 0)):
+            return None
+        real = _mac_str(_mac_bytes(p['src_mac'])) if p.get('src_mac') else '00:00:00:00:00:00'
+        key = (int(p['mark']) & 0xffffffff, real)
+        if key not in self.mark_macs:
+            n = len(self.mark_macs) + 1
+            self.mark_macs[key] = '02:6e:66:6b:%02x:%02x' % (n >> 8, n & 0xff)
+            if hasattr(self, 'sender'):     # a session met a new mark: add its rule
+                nft(self.host.h, ''.join(
+                    'add rule netdev nfkd mark%d ether saddr %s meta mark set 0x%x ether saddr set %s\n'
+                    % (i, self.mark_macs[key], key[0], real) for i in range(len(self.host.peer) + 1)))
+        return self.mark_macs[key]
+
+    def collect(self):
+        h = self.host
+        for fam in (4, 6):
+            if fam in self.rules:
+                self.counters[fam] = strip_comments(save(h, fam, True))
+        self.conntrack = {}
+        if any(self.sc.ct.values()):
+            for fam, name in ((4, 'ipv4'), (6, 'ipv6')):
+                r = run(['conntrack', '-L', '-f', name], ns=h.h, check=False)
+                self.conntrack[fam] = [l for l in r.stdout.splitlines() if l.strip()]
+
+    def close(self):
+        if getattr(self, 'sender', None):
+            self.sender.close()
+            self.sender = None
+        if getattr(self, 'nfl', None):
+            self.nfl.close()
+            self.nfl = None
+        self.host.destroy()
+        self.total_s = time.time() - getattr(self, 't0', time.time())
+
+    def step(self, n, p):
+        """Replay packet number `n`; returns (result line, trace line)."""
+        h, snd, nfl = self.host, self.sender, self.nfl
+        tp = float(p.get('t', self.t_prev))
+        if tp - self.t_prev > self.sc.max_gap:
+            self.shift += (tp - self.t_prev) - self.sc.max_gap
+            self.warnings.append('packet %d: gap of %.3fs shortened to %.3fs' %
+                                 (n, tp - self.t_prev, self.sc.max_gap))
+        self.t_prev = tp
+        due = self.clock0 + tp - self.shift
+        now = time.monotonic()
+        if due > now:
+            time.sleep(due - now)
+        try:
+            b = bytes.fromhex(p['hex'])
+        except (KeyError, ValueError, TypeError):
+            raise SimError('packets.jsonl:%d: bad or missing "hex"' % n)
+        mark = int(p.get('mark', 0)) & 0xffffffff
+        local = bool(p.get('local'))
+        t1 = time.monotonic()
+        err = None
+        if local:
+            err = snd.local(b, int(p.get('uid', 0)), int(p.get('gid', 0)),
+                            p.get('groups', []), mark)
+        else:
+            iface = p.get('iface')
+            if iface != 'lo' and iface not in h.peer:
+                raise SimError('packets.jsonl:%d: unknown interface %r' % (n, iface))
+            src_mac = _mac_bytes(p['src_mac']) if p.get('src_mac') else b'\0' * 6
+            if mark:
+                src_mac = _mac_bytes(self._mark_mac(p))
+            dst_mac = _mac_bytes(p['dst_mac']) if p.get('dst_mac') else \
+                (b'\0' * 6 if iface == 'lo' else default_dst_mac(h, iface, b))
+            snd.arrive(iface, b, src_mac, dst_mac)
+        snd.sentinel()
+        evs = []
+        deadline = time.monotonic() + 3.0
+        while True:
+            got = nfl.recv(0.5)
+            evs += got
+            if any(e.get('prefix') == 'NFKS' for e in got):
+                break
+            if time.monotonic() > deadline:
+                self.warnings.append('packet %d: no sentinel within 3s' % n)
+                break
+        if nfl.overrun:
+            self.warnings.append('packet %d: nflog socket overrun' % n)
+            nfl.overrun = False
+        evs = [e for e in evs if e.get('prefix') != 'NFKS']
+        res, tr = self._analyse(n, p, b, local, err, evs)
+        tr['ms'] = round((time.monotonic() - t1) * 1000, 3)
+        self.results.append(res)
+        self.traces.append(tr)
+        return res, tr
 
     # -- analysis ---------------------------------------------------------
 
@@ -1480,6 +1518,32 @@ def simulate(sdir, out=None, max_gap=30.0, second_pass=True):
     with open(os.path.join(out, 'report.json'), 'w') as f:
         json.dump(rep, f, indent=1)
     return rep
+
+
+class Session:
+    """A kernel kept open to replay packets one at a time (a generator asks what the
+    kernel did with each packet before it makes the next, e.g. a reply)."""
+
+    def __init__(self, hostj, rules):
+        self.sc = Scenario.from_data(hostj, rules)
+        self.run = Run(self.sc)
+        self.n = 0
+        self.run.start()
+
+    def send(self, p):
+        """Replay one packet (a packets.jsonl object); returns its result line."""
+        self.n += 1
+        res, tr = self.run.step(self.n, p)
+        return res
+
+    def close(self):
+        self.run.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
 
 
 def _canon(r, fam):
