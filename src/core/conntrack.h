@@ -71,6 +71,8 @@ class Conntrack {
   // List prints the table the way `conntrack -L` does, at time now.
   std::vector<std::string> List(double now) const;
   size_t size() const { return conns_.size(); }
+  // mutex guards the table; NAT setup (which consults it) holds it.
+  std::mutex& mutex() const { return mu_; }
   const CtConfig& config() const { return cfg_; }
 
  private:

@@ -1,98 +1,14 @@
 #include "core/stack.h"
 
-#include <fmt/format.h>
-
 #include <cstring>
-#include <stdexcept>
 
 #include "core/checksum.h"
-#include "core/nat_core.h"
-#include "core/pktinfo.h"
-#include "core/restore.h"
 
 namespace netfence::core {
 
 namespace {
 
 constexpr int kMaxDepth = 4;  // nested local sends (REJECT of a REJECT ...)
-
-// Step is one function registered at a hook, in the kernel's priority
-// order: tables (raw -300, mangle -150, nat -100 / +100, filter 0,
-// security 50),
-// conntrack (-200 at PREROUTING / OUTPUT) and its confirmation (last at
-// INPUT / POSTROUTING).
-enum class StepKind : uint8_t { kDefrag, kTable, kConntrack, kNat, kConfirm };
-struct Step {
-  StepKind kind;
-  const char* table;
-};
-
-const std::vector<Step>& HookSteps(Hook h) {
-  using K = StepKind;
-  static const std::vector<Step> kPre = {{K::kDefrag, nullptr},
-                                         {K::kTable, "raw"},
-                                         {K::kConntrack, nullptr},
-                                         {K::kTable, "mangle"},
-                                         {K::kNat, "nat"}};
-  static const std::vector<Step> kIn = {{K::kTable, "mangle"},
-                                        {K::kTable, "filter"},
-                                        {K::kTable, "security"},
-                                        {K::kNat, "nat"},
-                                        {K::kConfirm, nullptr}};
-  static const std::vector<Step> kFwd = {{K::kTable, "mangle"},
-                                         {K::kTable, "filter"},
-                                         {K::kTable, "security"}};
-  static const std::vector<Step> kOut = {{K::kDefrag, nullptr},
-                                         {K::kTable, "raw"},
-                                         {K::kConntrack, nullptr},
-                                         {K::kTable, "mangle"},
-                                         {K::kNat, "nat"},
-                                         {K::kTable, "filter"},
-                                         {K::kTable, "security"}};
-  static const std::vector<Step> kPost = {{K::kTable, "mangle"},
-                                          {K::kNat, "nat"},
-                                          {K::kConfirm, nullptr}};
-  switch (h) {
-    case Hook::kPrerouting:
-      return kPre;
-    case Hook::kInput:
-      return kIn;
-    case Hook::kForward:
-      return kFwd;
-    case Hook::kOutput:
-      return kOut;
-    case Hook::kPostrouting:
-      return kPost;
-  }
-  return kPre;
-}
-
-// Extensions whose kernel checkentry loads connection tracking for the
-// family (nf_ct_netns_get). A nat table alone does not: without conntrack
-// its chains are never consulted.
-bool LoadsConntrack(const Rule& r) {
-  static const char* kMatches[] = {"state",     "conntrack", "connmark",
-                                   "connlimit", "helper",    "connbytes",
-                                   "connlabel", "cluster"};
-  static const char* kTargets[] = {"CONNMARK", "SNAT",   "DNAT",
-                                   "MASQUERADE", "REDIRECT", "NETMAP"};
-  for (const auto& m : r.matches)
-    for (const char* n : kMatches)
-      if (m.type->name == n) return true;
-  if (r.kind != TargetKind::kExtension) return false;
-  const std::string& t = r.target_type->name;
-  for (const char* n : kTargets)
-    if (t == n) return true;
-  if (t == "CT") {
-    // CT --notrack attaches nothing and so loads nothing.
-    std::string text;
-    IpFilter ip;
-    SaveCtx sc{text, ip, ip.family};
-    r.target->Save(sc);
-    return text.find("--notrack") == std::string::npos;
-  }
-  return false;
-}
 
 Addr SrcAddr(const Packet& p) {
   Addr a;
@@ -129,12 +45,6 @@ Emitted MakeEmitted(const Interface* out, const Packet& pkt) {
 
 }  // namespace
 
-const TableRuntime* FamilyTables::Find(const std::string& name) const {
-  for (const auto& t : tables)
-    if (t->table().name == name) return t.get();
-  return nullptr;
-}
-
 // Run is the state of one input packet's processing.
 struct NetStack::Run {
   Outcome* out = nullptr;
@@ -142,72 +52,48 @@ struct NetStack::Run {
   bool emitted = false;  // processing a packet the host itself sent
 };
 
-// StackServices gives targets access to the stack during one hook.
-class StackServices : public PacketServices {
+// Sink sends targets' replies back through the simulated stack.
+class NetStack::Sink : public HookSink {
  public:
-  StackServices(NetStack& s, NetStack::Run& r, const Packet& cur)
-      : stack_(s), run_(r), cur_(cur) {}
+  Sink(NetStack& s, Run& r) : stack_(s), run_(r) {}
   void Log(const std::string& line) override { run_.out->log.push_back(line); }
   void SendLocal(Packet pkt) override {
     if (run_.depth >= kMaxDepth) return;
-    NetStack::Run nested = run_;
+    Run nested = run_;
     nested.depth++;
     nested.emitted = true;
-    pkt.tstamp = stack_.now_;
-    // nf_ct_attach: the reply belongs to the packet's connection, in the
-    // other direction, as RELATED.
-    if (cur_.ct != nullptr) {
-      const bool orig_dir = cur_.ctinfo == CtInfo::kNew ||
-                            cur_.ctinfo == CtInfo::kEstablished ||
-                            cur_.ctinfo == CtInfo::kRelated;
-      pkt.ct = cur_.ct;
-      pkt.ct_ref = cur_.ct_ref;
-      pkt.ctinfo = orig_dir ? CtInfo::kRelatedReply : CtInfo::kRelated;
-    }
     stack_.LocalOut(nested, std::move(pkt), true);
   }
-  Verdict SetupNat(XtParams& p, const NatRange& r, NatManip m) override {
-    if (p.skb->ct == nullptr) return Verdict::kAccept;
-    bool random = false;
-    Verdict v = stack_.nat_->SetupInfo(*p.skb->ct, r, m, &random);
-    if (random) run_.out->nat_random = true;
-    return v;
-  }
-  uint32_t Random() override { return uint32_t(stack_.rng_()); }
 
  private:
   NetStack& stack_;
-  NetStack::Run& run_;
-  const Packet& cur_;
+  Run& run_;
 };
 
 NetStack::NetStack(const Host& host, StackOptions opts)
-    : host_(host), opts_(opts), rng_(opts.seed), ct_(opts.conntrack) {
-  nat_ = std::make_unique<NatCore>(ct_, [this] { return uint32_t(rng_()); });
-}
+    : host_(host), engine_(opts) {}
 
 NetStack::~NetStack() = default;
 
 void NetStack::SetRules(Family f, std::unique_ptr<Ruleset> rs) {
-  FamilyTables& ft = Tables(f);
-  ft.tables.clear();
-  if (!rs) return;
-  bool active = false;
-  for (auto& t : rs->tables) {
-    for (const Chain& c : t->chains)
-      for (const Rule& r : c.rules) active = active || LoadsConntrack(r);
-    ft.tables.push_back(std::make_unique<TableRuntime>(std::move(t)));
-  }
-  (f == Family::kIPv4 ? ct_active4_ : ct_active6_) = active;
+  engine_.SetRules(f, std::move(rs));
 }
 
-std::string NetStack::SaveWithCounters(Family f) {
-  std::vector<const Table*> tables;
-  for (auto& t : Tables(f).tables) {
-    t->FoldCounters();
-    tables.push_back(&t->table());
-  }
-  return SaveTables(tables, true);
+bool NetStack::RunHook(Run& run, Packet& pkt, Hook h, const Interface* in,
+                       const Interface* out) {
+  Sink sink(*this, run);
+  HookResult r = engine_.Run(h, pkt, in, out, &host_, now_, sink);
+  if (r.nat_random) run.out->nat_random = true;
+  if (!r.accepted && !run.emitted) run.out->where = r.where;
+  return r.accepted;
+}
+
+void NetStack::Deliver(Run& run, const Packet& pkt, const Interface* out) {
+  run.out->accepted = true;
+  run.out->to_local = out == nullptr;
+  run.out->oif = out ? out->name : "";
+  run.out->data = pkt.data;
+  if (engine_.ConntrackActive(pkt.family)) run.out->ct = CtStateName(pkt);
 }
 
 bool NetStack::PreHookChecks(const Packet& pkt) const {
@@ -230,113 +116,6 @@ bool NetStack::PreHookChecks(const Packet& pkt) const {
   // multicast scopes.
   if (d[8] == 0xff) return false;
   return true;
-}
-
-bool NetStack::RunTable(Run& run, Packet& pkt, const char* name,
-                        const HookState& st) {
-  const TableRuntime* t = Tables(pkt.family).Find(name);
-  if (t == nullptr) return true;
-  StackServices svc(*this, run, pkt);
-  XtParams p;
-  p.skb = &pkt;
-  p.state = &st;
-  p.svc = &svc;
-  PktInfo pi = ComputePktInfo(pkt);
-  Decision d = t->Run(st.hook, p, pi, nullptr);
-  if (d.verdict == Verdict::kAccept) return true;
-  if (!run.emitted) {
-    const Chain& c = t->table().chains[d.chain];
-    run.out->where = d.rule < 0
-                         ? fmt::format("{}/{}/policy", name, c.name)
-                         : fmt::format("{}/{}/{}", name, c.name, d.rule + 1);
-  }
-  return false;
-}
-
-bool NetStack::NatHook(Run& run, Packet& pkt, const HookState& st) {
-  Conn* ct = pkt.ct;
-  if (ct == nullptr) return true;  // untracked and invalid packets
-  const bool icmp = pkt.family == Family::kIPv4 ? pkt.data[9] == 1
-                                                : ComputePktInfo(pkt).l4proto == 58;
-  const bool related = pkt.ctinfo == CtInfo::kRelated ||
-                       pkt.ctinfo == CtInfo::kRelatedReply;
-  if (related && icmp) {
-    if (nat_->IcmpReplyTranslation(pkt, st.hook)) return true;
-    if (!run.emitted) run.out->where = "nat";
-    return false;
-  }
-  const NatManip m = ManipForHook(st.hook);
-  if ((pkt.ctinfo == CtInfo::kNew || related) && !NatInitialized(*ct, m)) {
-    // Only a connection's first packet consults the nat table.
-    if (!RunTable(run, pkt, "nat", st)) return false;
-    if (!NatInitialized(*ct, m)) {
-      bool random = false;
-      nat_->NullBinding(*ct, st.hook, &random);
-      if (random) run.out->nat_random = true;
-    }
-  }
-  if (nat_->ManipPacket(pkt, st.hook) != Verdict::kAccept) {
-    if (!run.emitted) run.out->where = "nat";
-    return false;
-  }
-  return true;
-}
-
-bool NetStack::RunHook(Run& run, Packet& pkt, Hook h, const Interface* in,
-                       const Interface* out) {
-  HookState st;
-  st.hook = h;
-  st.family = pkt.family;
-  st.in = in;
-  st.out = out;
-  st.host = &host_;
-  st.now = now_;
-  const bool ct_on = ConntrackActive(pkt.family);
-  for (const Step& step : HookSteps(h)) {
-    switch (step.kind) {
-      case StepKind::kDefrag:
-        // nf_defrag runs wherever conntrack does (priority -400).
-        if (ct_on && !Reassemble(run, pkt)) return false;
-        break;
-      case StepKind::kTable:
-        if (!RunTable(run, pkt, step.table, st)) return false;
-        break;
-      case StepKind::kConntrack:
-        if (ct_on && ct_.In(pkt, h, now_) != Verdict::kAccept) {
-          if (!run.emitted) run.out->where = "conntrack";
-          return false;
-        }
-        break;
-      case StepKind::kNat:
-        if (ct_on && !NatHook(run, pkt, st)) return false;
-        break;
-      case StepKind::kConfirm:
-        if (ct_on && ct_.Confirm(pkt, now_) != Verdict::kAccept) {
-          if (!run.emitted) run.out->where = "conntrack";
-          return false;
-        }
-        break;
-    }
-  }
-  return true;
-}
-
-bool NetStack::Reassemble(Run& run, Packet& pkt) {
-  switch (defrag_.Process(pkt, now_)) {
-    case DefragResult::kNotFragment:
-    case DefragResult::kComplete:
-      return true;
-    case DefragResult::kQueued:
-    case DefragResult::kDropped:
-      if (!run.emitted) run.out->where = "defrag";
-      return false;
-  }
-  return false;
-}
-
-void NetStack::Finish(Run& run, const Packet& pkt) {
-  if (ConntrackActive(pkt.family) && run.out->accepted)
-    run.out->ct = CtStateName(pkt);
 }
 
 Outcome NetStack::Receive(Packet pkt, const Interface* in) {
@@ -381,13 +160,15 @@ void NetStack::Input(Run& run, Packet pkt, const Interface* in,
   }
   // ip_local_deliver reassembles IPv4 before INPUT even without conntrack;
   // IPv6 reassembles only after INPUT (ip6_input's extension handlers).
-  if (pkt.family == Family::kIPv4 && !Reassemble(run, pkt)) return;
+  if (pkt.family == Family::kIPv4) {
+    DefragResult d = engine_.Defragment(pkt, now_);
+    if (d == DefragResult::kQueued || d == DefragResult::kDropped) {
+      if (!emitted) run.out->where = "defrag";
+      return;
+    }
+  }
   if (!RunHook(run, pkt, Hook::kInput, in, nullptr)) return;
-  if (emitted) return;
-  run.out->accepted = true;
-  run.out->to_local = true;
-  run.out->data = pkt.data;
-  Finish(run, pkt);
+  if (!emitted) Deliver(run, pkt, nullptr);
 }
 
 void NetStack::Forward(Run& run, Packet pkt, const Interface* in,
@@ -442,11 +223,7 @@ void NetStack::PostRouting(Run& run, Packet pkt, const Interface* in,
     run.out->emitted.push_back(MakeEmitted(out, pkt));
     return;
   }
-  run.out->accepted = true;
-  run.out->to_local = false;
-  run.out->oif = out ? out->name : "";
-  run.out->data = pkt.data;
-  Finish(run, pkt);
+  Deliver(run, pkt, out);
 }
 
 Outcome NetStack::Send(Packet pkt) {
