@@ -117,14 +117,18 @@ def root_ns_fd():
 
 
 class InNS:
-    """Context manager: run this thread inside network namespace `name`."""
+    """Context manager: run this thread inside network namespace `ns` (an fd, or a name
+    under /run/netns)."""
 
-    def __init__(self, name):
-        self.name = name
+    def __init__(self, ns):
+        self.ns = ns
 
     def __enter__(self):
         root_ns_fd()
-        fd = os.open('/run/netns/' + self.name, os.O_RDONLY)
+        if isinstance(self.ns, int):
+            _setns_fd(self.ns)
+            return
+        fd = os.open('/run/netns/' + self.ns, os.O_RDONLY)
         try:
             _setns_fd(fd)
         finally:
@@ -134,16 +138,29 @@ class InNS:
         _setns_fd(root_ns_fd())
 
 
-def run(cmd, ns=None, input=None, check=True):
+def new_netns():
+    """A new network namespace, held by the returned fd only: it goes away with the
+    fd (and the sockets in it), even if this process dies."""
+    root_ns_fd()
+    if libc.unshare(CLONE_NEWNET) != 0:
+        e = ctypes.get_errno()
+        raise SimError('unshare(CLONE_NEWNET): ' + os.strerror(e))
+    try:
+        return os.open('/proc/thread-self/ns/net', os.O_RDONLY)
+    finally:
+        _setns_fd(root_ns_fd())
+
+
+def run(cmd, ns=None, input=None, check=True, pass_fds=()):
     """Run a command (inside namespace `ns`: a child inherits our thread's netns)."""
-    if ns:
+    if ns is not None:
         with InNS(ns):
-            r = subprocess.run(cmd, input=input, capture_output=True, text=True)
+            r = subprocess.run(cmd, input=input, capture_output=True, text=True, pass_fds=pass_fds)
     else:
-        r = subprocess.run(cmd, input=input, capture_output=True, text=True)
+        r = subprocess.run(cmd, input=input, capture_output=True, text=True, pass_fds=pass_fds)
     if check and r.returncode != 0:
-        raise SimError('%s%s failed (%d): %s' % ('[%s] ' % ns if ns else '', ' '.join(cmd), r.returncode,
-                                                 (r.stderr or r.stdout).strip()[:2000]))
+        raise SimError('%s failed (%d): %s' % (' '.join(cmd), r.returncode,
+                                              (r.stderr or r.stdout).strip()[:2000]))
     return r
 
 
@@ -193,32 +210,8 @@ def sysctl_set(key, value, must=True):
     return True
 
 
-_CREATED = []
-
-
-def _cleanup_all():
-    while _CREATED:
-        name = _CREATED.pop()
-        subprocess.run(['ip', 'netns', 'del', name], capture_output=True)
-
-
-atexit.register(_cleanup_all)
-
-
-def _sig(signum, frame):
-    _cleanup_all()
-    sys.exit(128 + signum)
-
-
-for _s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-    try:
-        signal.signal(_s, _sig)
-    except (ValueError, OSError):
-        pass
-
-
 def cleanup_stale():
-    """Remove namespaces left by dead kernel_sim processes (our names only)."""
+    """Remove named namespaces left by old versions of this harness (nfksim-<pid>-*)."""
     try:
         names = os.listdir('/run/netns')
     except OSError:
@@ -510,15 +503,24 @@ def offloads_off(ifname, warnings):
         s.close()
 
 
+def link_up(ifname):
+    """`ip link set IF up` (current netns)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        ifr = struct.pack('16sH', ifname.encode(), 0) + bytes(22)
+        flags = struct.unpack_from('H', fcntl.ioctl(s.fileno(), 0x8913, ifr), 16)[0]   # SIOCGIFFLAGS
+        fcntl.ioctl(s.fileno(), 0x8914, struct.pack('16sH', ifname.encode(), flags | 1) + bytes(22))
+    finally:
+        s.close()
+
+
 class Host:
     """The namespaces of one scenario run."""
 
     seq = 0
 
     def __init__(self, host, warnings):
-        Host.seq += 1
-        base = 'nfksim-%d-%d' % (os.getpid(), Host.seq)
-        self.h, self.p = base + '-h', base + '-p'
+        self.h = self.p = None
         self.host = host
         self.warnings = warnings
         self.ifaces = []      # host.json link objects (non-loopback)
@@ -529,9 +531,8 @@ class Host:
         self.v6_on = {}       # ifname -> whether IPv6 is on
 
     def create(self):
-        for n in (self.h, self.p):
-            run(['ip', 'netns', 'add', n])
-            _CREATED.append(n)
+        self.h = new_netns()
+        self.p = new_netns()
         host = self.host
         fwd4 = bool(host.get('forwarding', False))
         fwd6 = bool(host.get('forwarding6', fwd4))
@@ -547,7 +548,7 @@ class Host:
                 sysctl_set('net.ipv6.conf.%s.disable_ipv6' % k, 1)
         with InNS(self.h):
             self._base_sysctls()
-        # veth pairs
+        # veth pairs, made in H with their peer ends moved to P
         batch = []
         for i, l in enumerate(self.ifaces):
             name = l['ifname']
@@ -557,16 +558,16 @@ class Host:
             self.mac[name] = _mac_bytes(mac)
             mtu = int(l.get('mtu') or 1500)
             mtu = max(68, min(mtu, 65535))
-            batch.append('link add %s netns %s address %s mtu %d type veth peer name %s netns %s '
+            batch.append('link add %s address %s mtu %d type veth peer name %s netns /proc/self/fd/%d '
                          'address 02:fe:00:00:%02x:%02x mtu %d'
-                         % (name, self.h, mac, mtu, pn, self.p, (i >> 8) & 0xff, i & 0xff, mtu))
+                         % (name, mac, mtu, pn, self.p, (i >> 8) & 0xff, i & 0xff, mtu))
             if l.get('link_type') not in (None, 'ether'):
                 self.warnings.append('interface %s (%s) is simulated as an Ethernet veth'
                                      % (name, l.get('link_type')))
         if batch:
-            run(['ip', '-batch', '-'], input='\n'.join(batch) + '\n')
-        # per-interface IPv6 on/off (before any address or link up)
+            run(['ip', '-batch', '-'], ns=self.h, input='\n'.join(batch) + '\n', pass_fds=(self.p,))
         with InNS(self.h):
+            # per-interface IPv6 on/off (before any address or link up)
             for l in ([lo] if lo else []) + self.ifaces:
                 name = l['ifname']
                 has6 = any(a.get('family') == 'inet6' for a in l.get('addr_info', []))
@@ -575,13 +576,13 @@ class Host:
             if lo is None:
                 sysctl_set('net.ipv6.conf.lo.disable_ipv6', 1)
                 self.v6_on['lo'] = False
-        # offloads off (checksums computed and checked by the stack, no GRO/TSO merging)
-        with InNS(self.h):
+            # offloads off (checksums computed and checked by the stack, no GRO/TSO merging)
             for l in self.ifaces:
                 offloads_off(l['ifname'], self.warnings)
         with InNS(self.p):
             for pn in self.peer.values():
                 offloads_off(pn, self.warnings)
+                link_up(pn)
         # addresses and links
         hb = []
         for l in ([lo] if lo else []) + self.ifaces:
@@ -618,10 +619,7 @@ class Host:
                 hb.append('link set %s up' % name)
         if lo is None:
             hb.append('link set lo up')
-        run(['ip', '-n', self.h, '-batch', '-'], input='\n'.join(hb) + '\n')
-        pb = ['link set %s up' % p for p in self.peer.values()]
-        if pb:
-            run(['ip', '-n', self.p, '-batch', '-'], input='\n'.join(pb) + '\n')
+        run(['ip', '-batch', '-'], ns=self.h, input='\n'.join(hb) + '\n')
         with InNS(self.h):
             sysctl_set('net.ipv4.ip_forward', 1 if fwd4 else 0)
             sysctl_set('net.ipv4.conf.all.forwarding', 1 if fwd4 else 0)
@@ -629,9 +627,7 @@ class Host:
                 self.warnings.append('cannot set net.ipv6.conf.all.forwarding')
             for k in ('all', 'default') + tuple(l['ifname'] for l in self.ifaces):
                 sysctl_set('net.ipv4.conf.%s.send_redirects' % k, 0, must=False)
-        allr = (host.get('routes') or []) + (host.get('routes6') or [])
-        self._routes(4, allr)
-        self._routes(6, allr)
+        self._routes((host.get('routes') or []) + (host.get('routes6') or []))
         for fam, key in ((4, 'rules'), (6, 'rules6')):
             if host.get(key):
                 self._ip_rules(fam, host[key])
@@ -668,70 +664,79 @@ class Host:
         s('net.ipv6.auto_flowlabels', 0, must=False)
         s('net.ipv6.flowlabel_reflect', 0, must=False)
 
-    def _current_routes(self, fam):
-        out = run(['ip', '-%d' % fam, '-j', 'route', 'show', 'table', 'all'], ns=self.h).stdout
+    def _current_routes(self):
+        out = run(['ip', '-j', 'route', 'show', 'table', 'all'], ns=self.h).stdout
         return json.loads(out or '[]')
 
-    def _routes(self, fam, want):
-        # host.json's routes may list a family's routes twice or mix families
+    def _routes(self, want):
+        """Make H's routing tables (both families) what host.json says."""
         seen, wanted = set(), []
         for r in want:
-            if _route_family(r) != fam:
-                continue
+            fam = _route_family(r)
             if r.get('table') in ('cache',) or r.get('nexthops') or r.get('nhid'):
                 if r.get('nexthops') or r.get('nhid'):
                     self.warnings.append('multipath/nexthop route not reproduced: %s' % r)
                 continue
-            k = _route_key(r, fam)
+            k = (fam,) + _route_key(r, fam)
             if k in seen:
                 continue
             seen.add(k)
-            wanted.append(r)
-        have = {_route_key(r, fam): r for r in self._current_routes(fam)}
-        wkeys = {_route_key(r, fam) for r in wanted}
-        # add in two rounds: direct routes first, then those with gateways
-        for rnd in (0, 1):
-            for r in wanted:
-                if bool(r.get('gateway')) != bool(rnd):
-                    continue
-                k = _route_key(r, fam)
-                if k in have:
-                    continue
-                res = run(['ip', '-n', self.h] + _route_cmd(r, fam, 'add'), check=False)
-                if res.returncode != 0:
-                    res = run(['ip', '-n', self.h] + _route_cmd(r, fam, 'append'), check=False)
-                if res.returncode != 0:
-                    self.warnings.append('route %s: %s' % (' '.join(_route_cmd(r, fam, 'add')),
-                                                           res.stderr.strip()))
+            wanted.append((fam, r))
         if not wanted:
             return
-        for k, r in have.items():
-            if k not in wkeys:
-                res = run(['ip', '-n', self.h] + _route_cmd(r, fam, 'del'), check=False)
+        # the kernel makes its own routes for addresses, some of them (IPv6) a little later:
+        # wait for those before adding what is missing
+        deadline = time.monotonic() + 1.0
+        while True:
+            have = {}
+            for r in self._current_routes():
+                fam = _route_family(r)
+                have[(fam,) + _route_key(r, fam)] = (fam, r)
+            pending = [1 for fam, r in wanted if r.get('protocol') == 'kernel' and
+                       (fam,) + _route_key(r, fam) not in have]
+            if not pending or time.monotonic() > deadline:
+                break
+            time.sleep(0.005)
+        batch = {4: [], 6: []}
+        # direct routes first, then those with gateways; then what host.json does not have
+        for rnd in (0, 1):
+            for fam, r in wanted:
+                if bool(r.get('gateway')) == bool(rnd) and (fam,) + _route_key(r, fam) not in have:
+                    batch[fam].append(' '.join(_route_cmd(r, fam, 'append')[1:]))
+        for k, (fam, r) in have.items():
+            if k not in seen:
+                batch[fam].append(' '.join(_route_cmd(r, fam, 'del')[1:]))
+        if batch[4] or batch[6]:
+            for fam in (4, 6):
+                if not batch[fam]:
+                    continue
+                res = run(['ip', '-%d' % fam, '-force', '-batch', '-'], ns=self.h,
+                          input='\n'.join(batch[fam]) + '\n', check=False)
                 if res.returncode != 0:
-                    self.warnings.append('cannot remove route %s' % (r,))
-        now = {_route_key(r, fam) for r in self._current_routes(fam)}
-        if now != wkeys:
-            self.warnings.append('IPv%d routes differ from host.json: missing %s, extra %s' % (
-                fam, sorted(map(str, wkeys - now)), sorted(map(str, now - wkeys))))
+                    self.warnings.append('routes: %s' % res.stderr.strip()[:500])
+            now = set()
+            for r in self._current_routes():
+                fam = _route_family(r)
+                now.add((fam,) + _route_key(r, fam))
+            if now != seen:
+                self.warnings.append('routes differ from host.json: missing %s, extra %s' % (
+                    sorted(map(str, seen - now)), sorted(map(str, now - seen))))
 
     def _ip_rules(self, fam, rules):
-        defaults = {0, 32766, 32767}
         cur = json.loads(run(['ip', '-%d' % fam, '-j', 'rule', 'show'], ns=self.h).stdout or '[]')
-        for r in cur:
-            run(['ip', '-n', self.h, '-%d' % fam, 'rule', 'del', 'priority', str(r['priority'])],
-                check=False)
-        for r in rules:
-            res = run(['ip', '-n', self.h] + _rule_cmd(r, fam), check=False)
-            if res.returncode != 0:
-                self.warnings.append('ip rule %s: %s' % (r, res.stderr.strip()))
-        del defaults
+        batch = ['rule del priority %s' % r['priority'] for r in cur]
+        batch += [' '.join(_rule_cmd(r, fam)[1:]) for r in rules]
+        res = run(['ip', '-%d' % fam, '-force', '-batch', '-'], ns=self.h, input='\n'.join(batch) + '\n',
+                  check=False)
+        if res.returncode != 0:
+            self.warnings.append('ip rules: %s' % res.stderr.strip()[:500])
 
     def destroy(self):
-        for n in (self.h, self.p):
-            subprocess.run(['ip', 'netns', 'del', n], capture_output=True)
-            if n in _CREATED:
-                _CREATED.remove(n)
+        for attr in ('h', 'p'):
+            fd = getattr(self, attr)
+            if fd is not None:
+                os.close(fd)
+                setattr(self, attr, None)
 
 
 # ---------------------------------------------------------------------------
@@ -1020,8 +1025,12 @@ def marker_ruleset(text, fam, index):
 class Run:
     """One pass of a scenario through the kernel."""
 
-    def __init__(self, sc, rules_override=None, marker_index=None):
+    def __init__(self, sc, rules_override=None, marker_index=None, defer=True):
         self.sc = sc
+        # analyse after the run, with the rules as the final `iptables-save -c` prints them
+        # (one save less); a session needs each answer at once
+        self.defer = defer
+        self.pending = []
         self.warnings = []
         self.rules = rules_override or sc.rules
         self.marker_index = marker_index
@@ -1038,6 +1047,11 @@ class Run:
                 self.step(n, p)
             self.loop_s = time.time() - self.loop_start
             self.collect()
+            for fam, text in self.counters.items():
+                self.saved[fam] = parse_save(text)
+            for rec in self.pending:
+                self._finish_step(*rec)
+            self.pending = []
         finally:
             self.close()
 
@@ -1055,7 +1069,8 @@ class Run:
         for fam in (4, 6):
             if fam in self.rules:
                 load_rules(h, fam, self.rules[fam])
-                self.saved[fam] = parse_save(save(h, fam, False))
+                if not self.defer:
+                    self.saved[fam] = parse_save(save(h, fam, False))
         with InNS(h.h):
             groups = [TRACE_GROUP, NFK_GROUP] + ([MARK_GROUP] if self.marker_index is not None else [])
             self.nfl = NFLog(groups)
@@ -1091,9 +1106,14 @@ class Run:
                 self.counters[fam] = strip_comments(save(h, fam, True))
         self.conntrack = {}
         if any(self.sc.ct.values()):
+            with InNS(h.h):
+                try:
+                    with open('/proc/thread-self/net/nf_conntrack') as f:
+                        lines = [' '.join(l.split()) for l in f]
+                except OSError:
+                    lines = []
             for fam, name in ((4, 'ipv4'), (6, 'ipv6')):
-                r = run(['conntrack', '-L', '-f', name], ns=h.h, check=False)
-                self.conntrack[fam] = [l for l in r.stdout.splitlines() if l.strip()]
+                self.conntrack[fam] = [l.split(' ', 2)[2] for l in lines if l.startswith(name + ' ')]
 
     def close(self):
         if getattr(self, 'sender', None):
@@ -1154,8 +1174,15 @@ class Run:
             self.warnings.append('packet %d: nflog socket overrun' % n)
             nfl.overrun = False
         evs = [e for e in evs if e.get('prefix') != 'NFKS']
+        ms = round((time.monotonic() - t1) * 1000, 3)
+        if self.defer:
+            self.pending.append((n, p, b, local, err, evs, ms))
+            return None, None
+        return self._finish_step(n, p, b, local, err, evs, ms)
+
+    def _finish_step(self, n, p, b, local, err, evs, ms):
         res, tr = self._analyse(n, p, b, local, err, evs)
-        tr['ms'] = round((time.monotonic() - t1) * 1000, 3)
+        tr['ms'] = ms
         self.results.append(res)
         self.traces.append(tr)
         return res, tr
@@ -1526,7 +1553,7 @@ class Session:
 
     def __init__(self, hostj, rules):
         self.sc = Scenario.from_data(hostj, rules)
-        self.run = Run(self.sc)
+        self.run = Run(self.sc, defer=False)
         self.n = 0
         self.run.start()
 
