@@ -350,6 +350,10 @@ class Gen:
         self.specs = []
         self.ipid = r.randrange(1, 0xff00)
         self.comment_n = 0
+        # timed scenarios: packets carry "t" and limit rules refill during the gaps;
+        # gaps are (k + 1/2) token intervals, far from any edge
+        self.timed = r.random() < 0.12
+        self.rate = r.choice([2, 4])
 
     # -- packets -----------------------------------------------------------
 
@@ -1103,8 +1107,11 @@ class RuleGen:
             mac = s.get('src_mac', '00:00:00:00:00:00')
             out.append(('mac', '-m mac --mac-source %s' % mac.upper() if r.random() < 0.3 else
                         '-m mac --mac-source %s' % mac, '-m mac ! --mac-source %s' % mac))
-        if r.random() < 0.05:
-            rate = r.choice(['1/min', '2/minute', '5/hour', '10/day', '3/m', '1/h', '1/s'])
+        if r.random() < (0.15 if self.g.timed else 0.05):
+            if self.g.timed:
+                rate = '%d/%s' % (self.g.rate, r.choice(['s', 'sec', 'second']))
+            else:
+                rate = r.choice(['1/min', '2/minute', '5/hour', '10/day', '3/m', '1/h'])
             burst = r.choice([1, 2, 3, 5])
             out.append(('limit', '-m limit --limit %s --limit-burst %d' % (rate, burst), None))
         if r.random() < 0.07 and b:
@@ -1834,6 +1841,12 @@ def generate(seed, out, v6=None, stateful=False, npackets=None):
     # a few repeats, so that limits run out and counters add up
     for _ in range(r.randint(0, 6)):
         lines.insert(r.randrange(len(lines) + 1), dict(r.choice(lines)))
+    if g.timed:
+        t = 0.0
+        for p in lines:
+            if r.random() < 0.07:
+                t += (r.randrange(2) + 0.5) / g.rate
+            p['t'] = round(t, 4)
     return _write(g, out, hostj, rules, lines, seed, v6, stateful, npackets)
 
 

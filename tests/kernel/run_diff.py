@@ -206,7 +206,8 @@ def random_suite(a):
     base = a.keep or tempfile.mkdtemp(prefix='nfdiff-')
     os.makedirs(base, exist_ok=True)
     cpus = sorted(os.sched_getaffinity(0))
-    jobs = max(1, min(a.jobs or len(cpus), len(seeds)))
+    # the work is mostly waiting (for the kernel, subprocesses, timed gaps): two per CPU
+    jobs = max(1, min(a.jobs or 2 * len(cpus), len(seeds)))
     t0 = time.time()
     bad = []
     kw = 0
