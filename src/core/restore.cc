@@ -947,6 +947,14 @@ void RestoreDriver::StartTable(const std::string& buf, int line) {
                    "': Table does not exist (do you need to insmod?)");
   // Restore without --noflush starts from an empty table.
   cur_ = MakeTable(name, opts_.family);
+  // The same table again: its rules and user chains go, but the built-in
+  // chains keep the policies committed earlier (counters restart at 0).
+  if (const Table* before = rs_->FindTable(name)) {
+    for (Chain& c : cur_->chains) {
+      const Chain* old = before->FindChain(c.name);
+      if (c.builtin && old != nullptr) c.policy = old->policy;
+    }
+  }
   cur_->scope = scope_;
   if (std::find(order_.begin(), order_.end(), name) == order_.end())
     order_.push_back(name);

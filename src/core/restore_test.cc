@@ -50,5 +50,16 @@ TEST(RestoreCommands, ZeroKeepsCountersSetInTheLoad) {
             "ERR 3: Index of counter too big.");
 }
 
+// A table loaded twice: the second block starts without the first one's
+// rules and chains, but with its built-in policies.
+TEST(RestoreTables, SecondBlockKeepsBuiltinPolicies) {
+  EXPECT_EQ(Saved("*filter\n:FORWARD DROP [0:0]\n:X - [0:0]\n"
+                  "-P INPUT DROP -c 5 6\n-P OUTPUT DROP\n-A X -j ACCEPT\n"
+                  "COMMIT\n*filter\n:OUTPUT ACCEPT [1:1]\n"
+                  "-A OUTPUT -j ACCEPT\nCOMMIT\n"),
+            "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n"
+            ":OUTPUT ACCEPT [0:0]\n-A OUTPUT -j ACCEPT\nCOMMIT\n");
+}
+
 }  // namespace
 }  // namespace netfence::core
