@@ -3,6 +3,7 @@
 #include "core/restore.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <map>
 
@@ -13,9 +14,33 @@
 
 namespace netfence::core {
 
+namespace {
+
+// OneLine escapes control characters (a newline swallowed by an unterminated
+// quote, the '\r' of a CRLF file) so that an error stays one line.
+std::string OneLine(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    if (ch == '\n') {
+      out += "\\n";
+    } else if (ch == '\r') {
+      out += "\\r";
+    } else if (uint8_t(ch) < 0x20 && ch != '\t') {
+      char buf[8];
+      snprintf(buf, sizeof(buf), "\\x%02x", unsigned(uint8_t(ch)));
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 RestoreError::RestoreError(const std::string& f, int l, const std::string& r,
                            bool commit)
-    : std::runtime_error(f + ":" + std::to_string(l) + ": " + r),
+    : std::runtime_error(OneLine(f + ":" + std::to_string(l) + ": " + r)),
       file(f),
       line(l),
       reason(r),

@@ -61,5 +61,23 @@ TEST(RestoreTables, SecondBlockKeepsBuiltinPolicies) {
             ":OUTPUT ACCEPT [0:0]\n-A OUTPUT -j ACCEPT\nCOMMIT\n");
 }
 
+// An error is one line even when the offending text holds a newline (an
+// unterminated quote keeps the line's end) or a CRLF's '\r'.
+TEST(RestoreErrors, MessageIsOneLine) {
+  static const BuiltinResolver kResolver;
+  RestoreOptions o{Family::kIPv4, &kResolver, "t"};
+  for (const char* text : {"*filter\n-A INPUT -s \"1.2.3.4\nCOMMIT\n",
+                           "*filter\r\nCOMMIT\r\n"}) {
+    try {
+      Restore(text, o);
+      ADD_FAILURE() << "accepted " << text;
+    } catch (const RestoreError& e) {
+      EXPECT_EQ(std::string(e.what()).find_first_of("\r\n"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace netfence::core
