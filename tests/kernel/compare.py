@@ -44,11 +44,11 @@ def byte_set(desc):
     Accepts 'bytes 4-5, 10-11' prose, a list of offsets, a list of [from, to]
     pairs, or anything else (meaning the whole value)."""
     if isinstance(desc, str):
-        m = re.search(r'bytes?\s+([\d\s,\-]+)', desc)
-        if not m:
+        groups = re.findall(r'bytes?\s+(\d[\d\s,\-]*)', desc)
+        if not groups:
             return None
         s = set()
-        for part in m.group(1).split(','):
+        for part in ','.join(groups).split(','):
             part = part.strip()
             if not part:
                 continue

@@ -340,8 +340,9 @@ class Spec(dict):
 
 
 class Gen:
-    def __init__(self, seed, v6=None, stateful=False, npackets=None):
+    def __init__(self, seed, v6=None, stateful=False, npackets=None, exclude=()):
         self.seed = seed
+        self.exclude = set(exclude or ())
         self.r = r = random.Random(seed)
         self.v6 = (r.random() < 0.35) if v6 is None else v6
         self.stateful = stateful
@@ -354,6 +355,16 @@ class Gen:
         # gaps are (k + 1/2) token intervals, far from any edge
         self.timed = r.random() < 0.12
         self.rate = r.choice([2, 4])
+
+    def excluded(self, text):
+        """Whether a rule fragment uses an extension left out with --exclude."""
+        if not self.exclude or not text:
+            return False
+        toks = text.split()
+        for i, t in enumerate(toks[:-1]):
+            if t in ('-m', '--match', '-j', '--jump', '-p') and toks[i + 1] in self.exclude:
+                return True
+        return False
 
     # -- packets -----------------------------------------------------------
 
@@ -504,7 +515,7 @@ class Gen:
             if s.get('local') and s['malform'] in ('badcsum', 'totlen_long', 'totlen_short',
                                                    'ihl', 'trailing'):
                 s['malform'] = 'trunc_l4'
-        elif r.random() < 0.06 and not s.get('big'):
+        elif r.random() < 0.06 and not s.get('big') and not s.get('odd'):
             s['frag'] = True
         if fam == 4 and r.random() < 0.05 and not s.get('malform'):
             s['ipopts'] = True
@@ -828,7 +839,7 @@ class RuleGen:
                         ch.rules.insert(pos, self.rule(ch, force_target=('-j' if r.random() < 0.8 else '-g')
                                                        + ' ' + uc.name))
                 if ch.builtin:
-                    tpl = templates.get(t, {}).get(ch.name, [])
+                    tpl = [x for x in templates.get(t, {}).get(ch.name, []) if not self.g.excluded(x)]
                     # templates first, random rules after (some before, to shake the order)
                     k = r.randrange(len(ch.rules) + 1) if r.random() < 0.3 else 0
                     ch.rules[k:k] = list(tpl)
@@ -862,7 +873,7 @@ class RuleGen:
         miss = r.random() < 0.2
         missed = False
         if s is not None:
-            conds = self._conditions(s, ch)
+            conds = [c for c in self._conditions(s, ch) if not self.g.excluded(c[2])]
             r.shuffle(conds)
             k = r.choice([0, 1, 1, 2, 2, 3, 4])
             chosen, keys = [], set()
@@ -888,6 +899,10 @@ class RuleGen:
             parts.append('-m comment --comment "%s"' % r.choice(['rule %d' % self.g.comment_n, 'allow web',
                                                                  'block: bad guys', 'x']))
         tgt = force_target or self._target(ch, s, ' '.join(parts))
+        if not force_target and self.g.excluded(tgt):
+            tgt = r.choice(['-j ACCEPT', '-j DROP']) if ch.table != 'nat' else '-j ACCEPT'
+        if self.g.excluded(' '.join(parts)):
+            parts = []
         return ' '.join(parts + [tgt]).strip()
 
     def _net(self, a, invert_ok=True):
@@ -1809,8 +1824,8 @@ def generate_stateful(g, out):
     return hostj, rules, lines
 
 
-def generate(seed, out, v6=None, stateful=False, npackets=None):
-    g = Gen(seed, v6, stateful, npackets)
+def generate(seed, out, v6=None, stateful=False, npackets=None, exclude=()):
+    g = Gen(seed, v6, stateful, npackets, exclude)
     r = g.r
     os.makedirs(out, exist_ok=True)
     if stateful:
@@ -1866,9 +1881,10 @@ def _write(g, out, hostj, rules, lines, seed, v6, stateful, npackets):
         for p in lines:
             f.write(json.dumps(p) + '\n')
     with open(os.path.join(out, 'GEN'), 'w') as f:
-        f.write('tests/kernel/gen_scenario.py --seed %d%s%s%s --out %s\n' % (
+        f.write('tests/kernel/gen_scenario.py --seed %d%s%s%s%s --out %s\n' % (
             seed, ' --v6' if v6 else (' --no-v6' if v6 is False else ''), ' --stateful' if stateful else '',
-            ' --packets %d' % npackets if npackets else '', out))
+            ' --packets %d' % npackets if npackets else '',
+            ' --exclude ' + ','.join(sorted(g.exclude)) if g.exclude else '', out))
     return g
 
 
@@ -1880,8 +1896,10 @@ def main(argv=None):
     ap.add_argument('--no-v6', dest='v6', action='store_false', help='IPv4 only')
     ap.add_argument('--stateful', action='store_true')
     ap.add_argument('--packets', type=int)
+    ap.add_argument('--exclude', default='', help='extensions (matches, targets, protocols) not to use, '
+                    'comma-separated, e.g. u32,string,LOG')
     a = ap.parse_args(argv)
-    generate(a.seed, a.out, a.v6, a.stateful, a.packets)
+    generate(a.seed, a.out, a.v6, a.stateful, a.packets, [x for x in a.exclude.split(',') if x])
     return 0
 
 

@@ -389,6 +389,11 @@ def needs_conntrack(text):
     return False
 
 
+def needs_defrag(text):
+    """Whether the ruleset turns on reassembly before raw without conntrack (socket, TPROXY)."""
+    return bool(re.search(r'(-m|--match)\s+socket\b|(-j|--jump)\s+TPROXY\b', text))
+
+
 # ---------------------------------------------------------------------------
 # host
 
@@ -731,6 +736,21 @@ class Host:
         if res.returncode != 0:
             self.warnings.append('ip rules: %s' % res.stderr.strip()[:500])
 
+    def is_local(self, dst):
+        """Whether host.json's local table delivers `dst` locally (or it is multicast)."""
+        ip = ipaddress.ip_address(dst)
+        if ip.is_multicast or str(ip) == '255.255.255.255':
+            return True
+        for r in (self.host.get('routes') or []) + (self.host.get('routes6') or []):
+            if r.get('table') != 'local' or r.get('type') not in ('local', 'broadcast', 'anycast'):
+                continue
+            try:
+                if ip in ipaddress.ip_network(r['dst'], strict=False):
+                    return True
+            except (KeyError, ValueError):
+                continue
+        return False
+
     def destroy(self):
         for attr in ('h', 'p'):
             fd = getattr(self, attr)
@@ -835,6 +855,53 @@ def pkt_info(b):
     except (OSError, ValueError, IndexError):
         pass
     return info
+
+
+def _sum16(b):
+    if len(b) % 2:
+        b += b'\0'
+    return sum(struct.unpack('>%dH' % (len(b) // 2), b))
+
+
+def _fold(x):
+    while x >> 16:
+        x = (x & 0xffff) + (x >> 16)
+    return x
+
+
+def complete_checksum(b):
+    """A kernel-made TCP/UDP packet (a REJECT's reset) is CHECKSUM_PARTIAL until the
+    device finishes it: what nflog copies has only the pseudo-header sum in the
+    checksum field.  Return the packet as it leaves, with the full checksum."""
+    try:
+        if b[0] >> 4 == 4:
+            ihl = (b[0] & 15) * 4
+            proto = b[9]
+            if struct.unpack('>H', b[6:8])[0] & 0x3fff:
+                return b
+            l4 = b[ihl:struct.unpack('>H', b[2:4])[0]]
+            pseudo = b[12:20] + struct.pack('>BBH', 0, proto, len(l4))
+            off = ihl
+        elif b[0] >> 4 == 6:
+            proto = b[6]
+            l4 = b[40:40 + struct.unpack('>H', b[4:6])[0]]
+            pseudo = b[8:40] + struct.pack('>IxxxB', len(l4), proto)
+            off = 40
+        else:
+            return b
+        pos = {6: 16, 17: 6}.get(proto)
+        if pos is None or len(l4) < pos + 2:
+            return b
+        field = struct.unpack('>H', l4[pos:pos + 2])[0]
+        if _fold(_sum16(pseudo) + _sum16(l4)) == 0xffff or field != _fold(_sum16(pseudo)):
+            return b
+        z = l4[:pos] + b'\0\0' + l4[pos + 2:]
+        c = ~_fold(_sum16(pseudo) + _sum16(z)) & 0xffff
+        if proto == 17 and c == 0:
+            c = 0xffff
+        return b[:off + pos] + struct.pack('>H', c) + b[off + pos + 2:]
+    except (IndexError, struct.error):
+        return b
 
 
 def default_dst_mac(host, iface, b):
@@ -956,6 +1023,7 @@ class Scenario:
         sc.rules = dict(rules)
         sc.packets = list(packets)
         sc.ct = {fam: needs_conntrack(t) for fam, t in sc.rules.items()}
+        sc.defrag = {fam: sc.ct[fam] or needs_defrag(t) for fam, t in sc.rules.items()}
         return sc
 
     def __init__(self, sdir, max_gap=30.0, warnings=None):
@@ -979,6 +1047,7 @@ class Scenario:
                     except ValueError as e:
                         raise SimError('packets.jsonl:%d: %s' % (i, e))
         self.ct = {fam: needs_conntrack(t) for fam, t in self.rules.items()}
+        self.defrag = {fam: self.ct[fam] or needs_defrag(t) for fam, t in self.rules.items()}
 
 
 def load_rules(host, fam, text):
@@ -1306,6 +1375,10 @@ class Run:
 
         res = {'n': n}
         tr = {'n': n, 'line': n}
+        info0 = pkt_info(b)
+        # a local IPv4 packet sent with ID 0 and without DF gets an ID the kernel picks
+        kernel_id = bool(local and fam == 4 and info0.get('id0') and not info0['frag'] and
+                         len(b) > 7 and not b[6] & 0x40)
         warnings = []
         unstable = {}
         if skb0 is None:
@@ -1320,7 +1393,7 @@ class Run:
             if fin['ct'] != '-':
                 res['ct'] = fin['ct']
             tr['final_mark'] = '0x%x' % fin['mark']
-            if local and fam == 4 and pkt_info(b).get('id0') and not pkt_info(b)['frag']:
+            if kernel_id:
                 unstable['hex'] = ip4_unstable_desc()
         else:
             res['verdict'] = 'drop'
@@ -1333,10 +1406,17 @@ class Run:
             if s['origin'] != 'emitted':
                 continue
             for o in s['outs']:
-                emitted.append({'oif': o['oif'], 'hex': o['hex'].hex()})
-                hb = o['hex']
+                hb = complete_checksum(o['hex'])
+                emitted.append({'oif': o['oif'], 'hex': hb.hex()})
                 if hb and hb[0] >> 4 == 4 and len(hb) >= 20 and hb[9] == 1:
-                    unstable['emitted[%d]' % (len(emitted) - 1)] = ip4_unstable_desc()
+                    desc = ip4_unstable_desc()
+                    ihl = (hb[0] & 15) * 4
+                    if kernel_id and len(hb) >= ihl + 28:
+                        q = ihl + 8
+                        desc += ('; so are the quoted packet\'s id and header checksum and the ICMP '
+                                 'checksum (bytes %d-%d, %d-%d, %d-%d)' % (ihl + 2, ihl + 3, q + 4, q + 5,
+                                                                        q + 10, q + 11))
+                    unstable['emitted[%d]' % (len(emitted) - 1)] = desc
             if not any(st['target'] == 'REJECT' for x in skbs for st in x['path']
                        if st.get('target')):
                 warnings.append('a kernel-made packet that no REJECT explains: %s'
@@ -1403,8 +1483,9 @@ class Run:
         hook = seen[-1] if seen else None
         after = None
         if hook == 'PREROUTING':
-            after = 'defrag' if info['frag'] else 'route'
-            if info['frag'] and not any(st['hook'] == 'PREROUTING' for st in path):
+            after = self._after_prerouting(p, b, info, fam)
+            if info['frag'] and self.sc.defrag.get(fam) and \
+                    not any(st['hook'] == 'PREROUTING' for st in path):
                 return 'defrag', None       # taken by conntrack's defrag before raw
         elif hook == 'OUTPUT':
             after = 'output' if err else 'route'
@@ -1426,6 +1507,22 @@ class Run:
         if after == '?':
             return '?', {'note': 'vanished after %s' % hook, 'fallback': 'unknown'}
         return after, None
+
+    def _after_prerouting(self, p, b, info, fam):
+        """Why a packet that went through PREROUTING never reached INPUT or FORWARD."""
+        if not info['frag']:
+            return 'route'
+        dst = info.get('dst')
+        if dst is None or self.host.is_local(dst) or self.sc.defrag.get(fam):
+            return 'defrag'
+        # a fragment to be forwarded (no reassembly without conntrack): the kernel
+        # sends no ICMP error for a non-first fragment, so say what ip_forward does
+        fwd = self.sc.hostj.get('forwarding6' if fam == 6 else 'forwarding',
+                                self.sc.hostj.get('forwarding', False))
+        own_mac = not p.get('dst_mac') or _mac_bytes(p['dst_mac']) == self.host.mac.get(p.get('iface'))
+        if fwd and own_mac and info.get('ttl', 64) <= 1:
+            return 'ttl'
+        return 'route'
 
     def _tables_at(self, fam, hook):
         order = TABLE_ORDER.get(hook, [])
@@ -1493,15 +1590,20 @@ def simulate(sdir, out=None, max_gap=30.0, second_pass=True):
             traced = {st['at'] for st in r2.traces[i]['path']}
             where = None
             if mk:
-                # in the second pass rule k of a chain is rule 2k (its marker is 2k-1)
+                # in the second pass rule k of a chain is rule 2k (its marker is 2k-1): the
+                # packet died there, in a match (hot drop) or in the target, unless the rule
+                # matched and sent it out of the chain
                 fam, table, chain, k = index[mk[-1]]
-                if '%s/%s/%d' % (table, chain, 2 * k) not in traced:
+                hit = [st for st in r2.traces[i]['path'] if st['at'] == '%s/%s/%d' % (table, chain, 2 * k)]
+                tgt = hit[-1].get('target') if hit else None
+                user = tgt in r2.saved.get(fam, {}).get(table, {}).get('policy', {})
+                if not hit or not (tgt in ('ACCEPT', 'RETURN') or user):
                     where = '%s/%s/%d' % (table, chain, k)
             note = r1.traces[i].get('where_inferred') or {}
             if where:
                 a['where'] = where
                 r1.traces[i]['where_inferred'] = {
-                    'note': 'hot drop: the rule after the last marker reached (second pass)',
+                    'note': 'dropped by the rule after the last marker reached (second pass): a match hot-dropped it or its target did',
                     'pass1': note.get('note')}
             else:
                 a['where'] = note.get('fallback', 'unknown')

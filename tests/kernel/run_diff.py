@@ -157,7 +157,7 @@ def _init_worker(cpus, counter):
 
 
 def one_seed(job):
-    seed, mode, netfence, keep, base = job
+    seed, mode, netfence, keep, base, exclude = job
     import gen_scenario
     import kernel_sim
     t0 = time.time()
@@ -165,11 +165,12 @@ def one_seed(job):
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     stateful = mode == 'stateful' or (mode == 'mixed' and seed % 3 == 0)
-    replay = '%s %s --seed-list %d%s --keep /tmp/nfdiff --netfence %s' % (
+    replay = '%s %s --seed-list %d%s%s --keep /tmp/nfdiff --netfence %s' % (
         sys.executable if sys.executable else 'python3', os.path.join('tests', 'kernel', 'run_diff.py'),
-        seed, ' --stateful' if stateful else '', netfence)
+        seed, ' --stateful' if stateful else '', ' --exclude ' + ','.join(exclude) if exclude else '',
+        netfence)
     try:
-        gen_scenario.generate(seed, d, stateful=stateful)
+        gen_scenario.generate(seed, d, stateful=stateful, exclude=exclude)
     except Exception as e:  # a generator bug must not stop the suite
         return seed, False, 'FAIL seed %d: gen_scenario failed: %r\n  replay: %s' % (seed, e, replay), \
             time.time() - t0, None
@@ -212,7 +213,8 @@ def random_suite(a):
     bad = []
     kw = 0
     counter = multiprocessing.Value('i', 0)
-    work = [(s, mode, a.netfence, bool(a.keep), base) for s in seeds]
+    exclude = [x for x in (a.exclude or os.environ.get('NETFENCE_DIFF_EXCLUDE', '')).split(',') if x]
+    work = [(s, mode, a.netfence, bool(a.keep), base, exclude) for s in seeds]
     with multiprocessing.Pool(jobs, initializer=_init_worker, initargs=(cpus, counter)) as pool:
         for seed, ok, text, dt, rep in pool.imap_unordered(one_seed, work):
             if rep and rep.get('warnings'):
@@ -248,6 +250,8 @@ def main(argv=None):
     ap.add_argument('--netfence', default=default_netfence())
     ap.add_argument('--shared', default=os.environ.get('NETFENCE_SHARED', os.path.join(ROOT, '..', 'shared')))
     ap.add_argument('--only', help='realistic scenarios to run (comma-separated names)')
+    ap.add_argument('--exclude', help='extensions the random scenarios must not use (comma-separated, '
+                    'e.g. u32,string,LOG; default $NETFENCE_DIFF_EXCLUDE)')
     ap.add_argument('-v', '--verbose', action='store_true')
     a = ap.parse_args(argv)
     if a.random is not None and os.environ.get('NETFENCE_DIFF_SEEDS'):
