@@ -631,8 +631,8 @@ class HashlimitMatch : public Match {
   std::shared_ptr<HTable> table_;
 };
 
-// The kernel struct holds char name[IFNAMSIZ].
-constexpr size_t kNameLen = 15;
+// The kernel struct (revision 3) holds char name[NAME_MAX].
+constexpr size_t kNameLen = 254;
 const unsigned kInv = kOptInvert;
 
 std::vector<OptionEntry> Options() {
