@@ -993,7 +993,15 @@ void RestoreDriver::ChainLine(const std::string& buf, int line) {
     Fail(line, "Invalid chain name `" + chain + "' (28 chars max)");
   TableEditor ed(*cur_, opts_);
   const Chain* existing = cur_->FindChain(chain);
-  if (existing == nullptr || !existing->builtin) ed.CreateChain(chain);
+  if (existing == nullptr || !existing->builtin) {
+    // A chain line that cannot create its chain is a parameter problem
+    // (exit 2), unlike -N, which fails in libiptc (exit 1).
+    try {
+      ed.CreateChain(chain);
+    } catch (const CommitError& e) {
+      Fail(line, e.what());
+    }
+  }
   if (tok.size() < 2) Fail(line, "policy invalid");
   const std::string& policy = tok[1];
   if (policy == "-") return;

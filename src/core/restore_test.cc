@@ -79,5 +79,26 @@ TEST(RestoreErrors, MessageIsOneLine) {
   }
 }
 
+// A chain declared twice is a parameter problem (iptables-restore exits 2);
+// -N of an existing chain fails in libiptc (exit 1).
+TEST(RestoreErrors, DuplicateChainLineIsAParameterProblem) {
+  static const BuiltinResolver kResolver;
+  RestoreOptions o{Family::kIPv4, &kResolver, "t"};
+  try {
+    Restore("*filter\n:X - [0:0]\n:X - [0:0]\nCOMMIT\n", o);
+    ADD_FAILURE();
+  } catch (const RestoreError& e) {
+    EXPECT_EQ(e.line, 3);
+    EXPECT_FALSE(e.at_commit) << e.what();
+  }
+  try {
+    Restore("*filter\n:X - [0:0]\n-N X\nCOMMIT\n", o);
+    ADD_FAILURE();
+  } catch (const RestoreError& e) {
+    EXPECT_EQ(e.line, 3);
+    EXPECT_TRUE(e.at_commit) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace netfence::core
