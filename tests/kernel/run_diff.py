@@ -110,7 +110,7 @@ def realistic(a):
         out = os.path.join(tmp, n)
         os.makedirs(out)
         replay = '%s %s --realistic --only %s --netfence %s' % (
-            sys.executable, os.path.relpath(os.path.abspath(__file__)), n, a.netfence)
+            sys.executable, os.path.abspath(__file__), n, a.netfence)
         ok, text = check_one('realistic/' + n, os.path.join(base, n), a.netfence, out, replay=replay)
         print(text, flush=True)
         bad += not ok
@@ -166,7 +166,7 @@ def one_seed(job):
     os.makedirs(d)
     stateful = mode == 'stateful' or (mode == 'mixed' and seed % 3 == 0)
     replay = '%s %s --seed-list %d%s%s --keep /tmp/nfdiff --netfence %s' % (
-        sys.executable if sys.executable else 'python3', os.path.join('tests', 'kernel', 'run_diff.py'),
+        sys.executable if sys.executable else 'python3', os.path.abspath(__file__),
         seed, ' --stateful' if stateful else '', ' --exclude ' + ','.join(exclude) if exclude else '',
         netfence)
     try:
@@ -221,7 +221,11 @@ def random_suite(a):
                 kw += 1
             if not ok:
                 bad.append(seed)
-                print(text, flush=True)
+                if len(bad) <= a.max_report:
+                    print(text, flush=True)
+                else:
+                    lines = text.splitlines()
+                    print(lines[0] + ('  [' + lines[-1].strip() + ']' if len(lines) > 1 else ''), flush=True)
             elif a.verbose:
                 print(text, flush=True)
     dt = time.time() - t0
@@ -252,6 +256,8 @@ def main(argv=None):
     ap.add_argument('--only', help='realistic scenarios to run (comma-separated names)')
     ap.add_argument('--exclude', help='extensions the random scenarios must not use (comma-separated, '
                     'e.g. u32,string,LOG; default $NETFENCE_DIFF_EXCLUDE)')
+    ap.add_argument('--max-report', type=int, default=20,
+                    help='failing seeds shown in full (the others get one line)')
     ap.add_argument('-v', '--verbose', action='store_true')
     a = ap.parse_args(argv)
     if a.random is not None and os.environ.get('NETFENCE_DIFF_SEEDS'):
