@@ -66,6 +66,9 @@ NFK_GROUP = 65000     # our nftables log statements
 MARK_GROUP = 65002    # second-pass NFLOG marker rules
 TRACE_GROUP = 0       # nf_log's default group: ip_tables TRACE lines
 SENTINEL_TYPE = 0x88B5
+# a timed scenario ("t" keys) is trusted when every packet left within this many
+# seconds of its time (generated scenarios keep a quarter token of margin or more)
+TIMING_TOLERANCE = 0.04
 HOOKS = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING']
 INT_MAX = 2147483647
 
@@ -1214,6 +1217,10 @@ class Run:
         mark = int(p.get('mark', 0)) & 0xffffffff
         local = bool(p.get('local'))
         t1 = time.monotonic()
+        if 't' in p:
+            # how far the kernel's clock is from the scenario's: limit/recent see real time
+            drift = (t1 - self.clock0 + self.shift) - tp
+            self.max_drift = max(getattr(self, 'max_drift', 0.0), drift)
         err = None
         if local:
             err = snd.local(b, int(p.get('uid', 0)), int(p.get('gid', 0)),
@@ -1638,6 +1645,8 @@ def simulate(sdir, out=None, max_gap=30.0, second_pass=True):
         'loop_s': round(r1.loop_s, 3),
         'total_s': round(r1.total_s, 3),
         'ms_per_packet_mean': round(1000 * r1.loop_s / max(1, len(sc.packets)), 3),
+        'max_drift_ms': round(1000 * getattr(r1, 'max_drift', 0.0), 1),
+        'timing_ok': getattr(r1, 'max_drift', 0.0) <= TIMING_TOLERANCE,
         'conntrack_active': active,
         'conntrack_final': {'v%d' % k: v for k, v in r1.conntrack.items() if v},
         'second_pass': second,
