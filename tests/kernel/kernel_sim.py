@@ -714,6 +714,7 @@ class Host:
         for k, (fam, r) in have.items():
             if k not in seen:
                 batch[fam].append(' '.join(_route_cmd(r, fam, 'del')[1:]))
+        self.route_changes = batch[4] + batch[6]
         if batch[4] or batch[6]:
             for fam in (4, 6):
                 if not batch[fam]:
@@ -1650,6 +1651,7 @@ def simulate(sdir, out=None, max_gap=30.0, second_pass=True):
         'conntrack_active': active,
         'conntrack_final': {'v%d' % k: v for k, v in r1.conntrack.items() if v},
         'second_pass': second,
+        'route_changes': getattr(r1.host, 'route_changes', []),
         'warnings': warnings,
         'kernel': os.uname().release,
     }
