@@ -509,7 +509,7 @@ class Gen:
             s['ttl'] = r.choice([64, 64, 64, 128, 255, 3, 2, 32])
         self.ipid = (self.ipid + r.randrange(1, 40)) & 0xffff or 1
         s['id'] = 0 if s.get('local') and fam == 4 and r.random() < 0.1 else self.ipid
-        if r.random() < 0.1:
+        if r.random() < 0.1 and not s.get('big'):
             s['malform'] = r.choice(['trunc_l4', 'trunc_l4', 'doff', 'badcsum', 'totlen_long',
                                      'totlen_short', 'ihl', 'tcpopt', 'trailing'])
             if s.get('local') and s['malform'] in ('badcsum', 'totlen_long', 'totlen_short',

@@ -157,6 +157,14 @@ def _init_worker(cpus, counter):
 
 
 def one_seed(job):
+    try:
+        return _one_seed(job)
+    except Exception:  # a harness bug must not stop the suite
+        import traceback
+        return job[0], False, 'FAIL seed %d: harness error:\n%s' % (job[0], traceback.format_exc()), 0, None
+
+
+def _one_seed(job):
     seed, mode, netfence, keep, base, exclude = job
     import gen_scenario
     import kernel_sim
