@@ -1019,15 +1019,26 @@ void RestoreDriver::RuleLine(const std::string& buf, int line) {
   std::string_view rest(buf);
   std::optional<Counters> prefix;
   if (!rest.empty() && rest[0] == '[') {
+    // tokenize_rule_counters: strtok(line + 1, ":") and strtok(NULL, "]")
+    // over the whole line (so "[1]" passes when a ':' and a later
+    // character follow), then parsing resumes after the first ']'.
+    const std::string bad = "Bad line " + std::to_string(line) + ": need ";
     size_t close = rest.find(']');
-    if (close == std::string_view::npos) Fail(line, "Bad line: need ]");
-    std::string inner(rest.substr(1, close - 1));
-    size_t colon = inner.find(':');
-    if (colon == std::string::npos) Fail(line, "Bad line: need :");
-    unsigned long long p = 0, b = 0;
-    sscanf(inner.c_str(), "%llu", &p);
-    sscanf(inner.c_str() + colon + 1, "%llu", &b);
-    prefix = Counters{p, b};
+    if (close == std::string_view::npos) Fail(line, bad + "]");
+    std::string_view body = rest.substr(1);
+    size_t p = body.find_first_not_of(':');
+    if (p == std::string_view::npos) Fail(line, bad + ":");
+    size_t pe = body.find(':', p);
+    size_t b = pe == std::string_view::npos
+                   ? pe
+                   : body.find_first_not_of(']', pe + 1);
+    if (b == std::string_view::npos) Fail(line, bad + "]");
+    std::string pcnt(body.substr(p, pe - p));
+    std::string bcnt(body.substr(b, body.find(']', b) - b));
+    unsigned long long pk = 0, by = 0;
+    sscanf(pcnt.c_str(), "%llu", &pk);
+    sscanf(bcnt.c_str(), "%llu", &by);
+    prefix = Counters{pk, by};
     rest = rest.substr(close + 1);
   }
   std::vector<std::string> argv = {"iptables", "-t", cur_->name};

@@ -100,5 +100,24 @@ TEST(RestoreErrors, DuplicateChainLineIsAParameterProblem) {
   }
 }
 
+// The "[pkts:bytes]" prefix is split with strtok over the whole line, as
+// tokenize_rule_counters does: "[:]" has no byte count, but "[1]" borrows
+// the rule's next ':'.
+TEST(RestoreCounters, PrefixTokenizedLikeStrtok) {
+  const std::string head =
+      "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+      ":OUTPUT ACCEPT [0:0]\n";
+  EXPECT_EQ(Saved("*filter\n[:] -A INPUT -j ACCEPT\nCOMMIT\n"),
+            "ERR 2: Bad line 2: need ]");
+  EXPECT_EQ(Saved("*filter\n[::] -A INPUT -j ACCEPT\nCOMMIT\n"),
+            "ERR 2: Bad line 2: need ]");
+  EXPECT_EQ(Saved("*filter\n[1:2 -A INPUT\nCOMMIT\n"),
+            "ERR 2: Bad line 2: need ]");
+  EXPECT_EQ(Saved("*filter\n[1] -A INPUT -p tcp --dport 1:2\nCOMMIT\n"),
+            head + "-A INPUT -p tcp -m tcp --dport 1:2\nCOMMIT\n");
+  EXPECT_EQ(Saved("*filter\n[1:] -A INPUT\n[a:b] -A INPUT\nCOMMIT\n"),
+            head + "-A INPUT\n-A INPUT\nCOMMIT\n");
+}
+
 }  // namespace
 }  // namespace netfence::core
