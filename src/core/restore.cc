@@ -1021,7 +1021,8 @@ void RestoreDriver::RuleLine(const std::string& buf, int line) {
   if (!rest.empty() && rest[0] == '[') {
     // tokenize_rule_counters: strtok(line + 1, ":") and strtok(NULL, "]")
     // over the whole line (so "[1]" passes when a ':' and a later
-    // character follow), then parsing resumes after the first ']'.
+    // character follow), then parsing resumes after the first ']' and stops
+    // at the first NUL strtok wrote beyond it.
     const std::string bad = "Bad line " + std::to_string(line) + ": need ";
     size_t close = rest.find(']');
     if (close == std::string_view::npos) Fail(line, bad + "]");
@@ -1033,13 +1034,18 @@ void RestoreDriver::RuleLine(const std::string& buf, int line) {
                    ? pe
                    : body.find_first_not_of(']', pe + 1);
     if (b == std::string_view::npos) Fail(line, bad + "]");
+    const size_t be = body.find(']', b);
     std::string pcnt(body.substr(p, pe - p));
-    std::string bcnt(body.substr(b, body.find(']', b) - b));
+    std::string bcnt(body.substr(b, be - b));
     unsigned long long pk = 0, by = 0;
     sscanf(pcnt.c_str(), "%llu", &pk);
     sscanf(bcnt.c_str(), "%llu", &by);
     prefix = Counters{pk, by};
-    rest = rest.substr(close + 1);
+    size_t end = rest.size();
+    for (size_t nul : {pe, be})  // positions in body; rest = '[' + body
+      if (nul != std::string_view::npos && nul + 1 > close && nul + 1 < end)
+        end = nul + 1;
+    rest = rest.substr(close + 1, end - close - 1);
   }
   std::vector<std::string> argv = {"iptables", "-t", cur_->name};
   if (opts_.counters && prefix) {

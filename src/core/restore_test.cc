@@ -102,7 +102,7 @@ TEST(RestoreErrors, DuplicateChainLineIsAParameterProblem) {
 
 // The "[pkts:bytes]" prefix is split with strtok over the whole line, as
 // tokenize_rule_counters does: "[:]" has no byte count, but "[1]" borrows
-// the rule's next ':'.
+// the rule's next ':' (and the NUL strtok writes there ends the rule).
 TEST(RestoreCounters, PrefixTokenizedLikeStrtok) {
   const std::string head =
       "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
@@ -114,7 +114,13 @@ TEST(RestoreCounters, PrefixTokenizedLikeStrtok) {
   EXPECT_EQ(Saved("*filter\n[1:2 -A INPUT\nCOMMIT\n"),
             "ERR 2: Bad line 2: need ]");
   EXPECT_EQ(Saved("*filter\n[1] -A INPUT -p tcp --dport 1:2\nCOMMIT\n"),
-            head + "-A INPUT -p tcp -m tcp --dport 1:2\nCOMMIT\n");
+            head + "-A INPUT -p tcp -m tcp --dport 1\nCOMMIT\n");
+  EXPECT_EQ(Saved("*filter\n[1] -A INPUT -p tcp --sport 3:4] --dport 5\n"
+                  "COMMIT\n"),
+            head + "-A INPUT -p tcp -m tcp --sport 3\nCOMMIT\n");
+  EXPECT_EQ(Saved("*filter\n[1] -A INPUT -d 2001:db8::1\nCOMMIT\n",
+                  Family::kIPv6),
+            "ERR 2: host/network `2001' not found");
   EXPECT_EQ(Saved("*filter\n[1:] -A INPUT\n[a:b] -A INPUT\nCOMMIT\n"),
             head + "-A INPUT\n-A INPUT\nCOMMIT\n");
 }
