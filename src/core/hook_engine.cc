@@ -134,6 +134,10 @@ class EngineServices : public PacketServices {
     std::lock_guard<std::mutex> lock(e_.rng_mu_);
     return uint32_t(e_.rng_());
   }
+  const Conn* FindConn(const Tuple& t, uint16_t zone) override {
+    std::lock_guard<std::mutex> lock(e_.ct_.mutex());
+    return e_.ct_.Find(t, zone, nullptr, h_.st.now);
+  }
   bool IcmpErrorAllowed(Family f, const Addr& dst, uint8_t type, uint8_t code,
                         const Interface* in) override {
     return h_.sink->IcmpErrorAllowed(f, dst, type, code, in);
