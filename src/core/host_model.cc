@@ -22,7 +22,9 @@ constexpr int kNudFailProbe = -2;
 
 // ---- address classification (include/linux/in.h, include/net/ipv6.h) ----
 
-bool Zeronet4(const Addr& a) { return a.b[0] == 0; }
+// ipv4_is_zeronet: only 0.0.0.0 since Linux 5.3 made the rest of 0.0.0.0/8
+// ordinary unicast space (measured: 0.1.2.3 routes like any address).
+bool Zeronet4(const Addr& a) { return a.v4() == 0; }
 bool Loopback4(const Addr& a) { return a.b[0] == 127; }
 bool Multicast4(const Addr& a) { return (a.b[0] & 0xf0) == 0xe0; }
 bool Lbcast4(const Addr& a) { return a.v4() == 0xffffffffu; }
@@ -327,6 +329,33 @@ HostModel::HostModel(HostData data) : data_(std::move(data)) {
   custom_rules4_ = !is_default(
       rules4_, {kTableLocal, kTableMain, kTableDefault}, {0, 32766, 32767});
   custom_rules6_ = !is_default(rules6_, {kTableLocal, kTableMain}, {0, 32766});
+  ResolveGateways();
+}
+
+void HostModel::ResolveGateways() {
+  // fib_check_nh_v4_gw: a gateway is resolved by a lookup of scope one
+  // above the route's (so through link or host routes), in the route's
+  // table (main: the full lookup). The scope of the route found becomes the
+  // path's; rt_set_nexthop sends to the gateway only when that is link.
+  for (RouteEntry& r : data_.routes) {
+    if (r.family != Family::kIPv4) continue;
+    for (NextHop& nh : r.nexthops) {
+      if (!nh.has_gateway || nh.onlink) continue;
+      Flow4 fl;
+      fl.dst = nh.gateway;
+      fl.oif = nh.ifindex;
+      fl.scope = uint8_t(r.scope + 1);
+      FibResult res;
+      int err = kEAGAIN;
+      if (r.table != kTableMain && TableExists(Family::kIPv4, r.table))
+        err = TableLookup4(r.table, fl, &res);
+      if (err != 0) {
+        res = FibLookup4(fl);
+        err = res.err;
+      }
+      if (err == 0 && res.route->scope != kScopeLink) nh.gw_on_link = false;
+    }
+  }
 }
 
 // ---------------------------------------------------------------- basics
@@ -709,8 +738,8 @@ RouteDetail HostModel::Input4(const Addr& dst, const Addr& src, uint8_t tos,
     return ErrorDetail(kEINVAL);
   rt.type = res.type;
   rt.dev = out;
-  // rt_set_nexthop: a gateway is used when the path has one.
-  if (res.nh->has_gateway) rt.gateway = res.nh->gateway;
+  // rt_set_nexthop: a gateway is used when the path has one on link.
+  if (res.nh->has_gateway && res.nh->gw_on_link) rt.gateway = res.nh->gateway;
   rt.mtu = RouteMtu(res.route, out);
   return d;
 }
@@ -742,7 +771,8 @@ RouteDetail HostModel::MakeOutput4(const FibResult& res, const Addr& dst,
   d.route.type = type;
   d.route.dev = dev_out;
   d.route.prefsrc = src;
-  if (use_fi && res.nh && res.nh->has_gateway && type != RouteType::kLocal)
+  if (use_fi && res.nh && res.nh->has_gateway && res.nh->gw_on_link &&
+      type != RouteType::kLocal)
     d.route.gateway = res.nh->gateway;
   d.route.mtu = RouteMtu(use_fi ? res.route : nullptr, dev_out);
   if (res.route) {

@@ -57,8 +57,12 @@ struct NextHop {
   int weight = 1;
   bool onlink = false;
   bool dead = false;  // RTNH_F_DEAD: never used
-  bool linkdown =
-      false;  // RTNH_F_LINKDOWN: used unless ignore_routes_with_linkdown
+  // RTNH_F_LINKDOWN: still used (ignore_routes_with_linkdown is off).
+  bool linkdown = false;
+  // The gateway is reached on link (fib_nh_scope RT_SCOPE_LINK), so
+  // packets go to it; false for an IPv4 gateway that is one of this host's
+  // own addresses (computed by HostModel).
+  bool gw_on_link = true;
 };
 
 // RouteEntry is one route of any table, as `ip -j route show table all`
@@ -246,6 +250,7 @@ class HostModel : public Host {
   // IPv4 (route.c, fib_frontend.c, fib_trie.c, fib_rules.c, devinet.c).
   int TableLookup4(uint32_t table, const Flow4& fl, FibResult* res) const;
   bool TableExists(Family f, uint32_t table) const;
+  void ResolveGateways();
   bool Rule4Matches(const RuleEntry& r, const Flow4& fl) const;
   int ValidateSource(const Addr& src, const Addr& dst, uint8_t tos, int oif,
                      const Interface* dev, uint32_t mark) const;
