@@ -77,8 +77,8 @@ bool TableRuntime::IpMatches(const Rule& r, const XtParams& p,
     return false;
   }
   if (f.proto == pi.l4proto) return !(f.invflags & kInvProto);
-  // A mismatch passes only for "! -p 0"-style rules.
-  return f.proto == 0 && (f.invflags & kInvProto);
+  // A different protocol still matches "-p all" and any "! -p X".
+  return f.proto == 0 || (f.invflags & kInvProto);
 }
 
 Decision TableRuntime::Run(Hook h, XtParams& p, const PktInfo& pi,

@@ -1,5 +1,6 @@
 #include "core/stack.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/checksum.h"
@@ -96,10 +97,11 @@ void NetStack::Deliver(Run& run, const Packet& pkt, const Interface* out) {
   if (engine_.ConntrackActive(pkt.family)) run.out->ct = CtStateName(pkt);
 }
 
-bool NetStack::PreHookChecks(const Packet& pkt) const {
+bool NetStack::PreHookChecks(const Packet& pkt, const Interface* in) const {
   const auto& d = pkt.data;
   if (pkt.pkt_type == PktType::kOtherHost) return false;
   if (pkt.family == Family::kIPv4) {
+    // ip_rcv_core: header sanity, checksum, lengths.
     if (d.size() < 20) return false;
     const unsigned ihl = d[0] & 0x0f;
     if (ihl < 5 || (d[0] >> 4) != 4) return false;
@@ -109,12 +111,25 @@ bool NetStack::PreHookChecks(const Packet& pkt) const {
     if (d.size() < len || len < ihl * 4) return false;
     return true;
   }
+  // ipv6_rcv / ip6_rcv_core.
   if (d.size() < 40 || (d[0] >> 4) != 6) return false;
+  const bool lo_dev = in != nullptr && in->loopback;
+  if (in != nullptr && std::none_of(in->addrs.begin(), in->addrs.end(),
+                                    [](const IfAddr& a) {
+                                      return a.family == Family::kIPv6;
+                                    }))
+    return false;  // an interface without IPv6 addresses has it disabled
+  static const uint8_t kLoopback[16] = {0, 0, 0, 0, 0, 0, 0, 0,
+                                        0, 0, 0, 0, 0, 0, 0, 1};
+  const bool src_lo = std::memcmp(d.data() + 8, kLoopback, 16) == 0;
+  const bool dst_lo = std::memcmp(d.data() + 24, kLoopback, 16) == 0;
+  if ((src_lo || dst_lo) && !lo_dev) return false;
+  const bool dst_mc = d[24] == 0xff;
+  if (!lo_dev && dst_mc && (d[25] & 0x0f) == 1) return false;  // node-local
+  if (dst_mc && (d[25] & 0x0f) == 0) return false;              // reserved
+  if (d[8] == 0xff) return false;  // multicast source
   const unsigned plen = Load16(d.data() + 4);
   if ((plen || d[6] != 0) && plen + 40 > d.size()) return false;
-  // ipv6_rcv: multicast source, loopback on a real device, reserved
-  // multicast scopes.
-  if (d[8] == 0xff) return false;
   return true;
 }
 
@@ -123,7 +138,7 @@ Outcome NetStack::Receive(Packet pkt, const Interface* in) {
   Run run;
   run.out = &out;
   now_ = pkt.tstamp;
-  if (!PreHookChecks(pkt)) {
+  if (!PreHookChecks(pkt, in)) {
     out.where = "before-hooks";
     return out;
   }

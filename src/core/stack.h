@@ -77,7 +77,7 @@ class NetStack {
   void PostRouting(Run& run, Packet pkt, const Interface* in, const Route& rt,
                    bool emitted);
   void Deliver(Run& run, const Packet& pkt, const Interface* out);
-  bool PreHookChecks(const Packet& pkt) const;
+  bool PreHookChecks(const Packet& pkt, const Interface* in) const;
 
   const Host& host_;
   mutable HookEngine engine_;
