@@ -14,8 +14,8 @@ using namespace netfence::core;
 enum OptId : unsigned { kToPorts = 2, kRandom = 3 };
 
 // RedirectAddrV6 picks the first usable address of the incoming device in
-// the scope of the packet's destination (nf_nat_redirect_ipv6). Host
-// addresses carry no tentative flag, so all count as settled.
+// the scope of the packet's destination (nf_nat_redirect_ipv6): not
+// v4-mapped, not tentative unless optimistic.
 bool RedirectAddrV6(const Interface* in, const Addr& daddr, Addr& out) {
   if (in == nullptr) return false;
   const unsigned scope = Ipv6AddrType(daddr) & kV6ScopeMask;
@@ -23,6 +23,7 @@ bool RedirectAddrV6(const Interface* in, const Addr& daddr, Addr& out) {
     if (a.family != Family::kIPv6) continue;
     const unsigned type = Ipv6AddrType(a.local);
     if (type & kV6Mapped) continue;
+    if ((a.flags & kIfaTentative) && !(a.flags & kIfaOptimistic)) continue;
     if (scope && !(scope & type & kV6ScopeMask)) continue;
     out = a.local;
     return true;

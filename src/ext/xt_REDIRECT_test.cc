@@ -65,6 +65,19 @@ TEST(RedirectTarget, V6AddressInDestinationScope) {
   EXPECT_EQ(r.svc.nat[1].range.min_addr, A("fe80::1"));
 }
 
+TEST(RedirectTarget, V6SkipsTentativeAddresses) {
+  Loaded l = LoadRule(Family::kIPv6, "nat", "PREROUTING", "-j REDIRECT");
+  Runner r;
+  Interface& in = r.host.AddIf("lan0");
+  in.addrs = {Addr6("2001:db8::1"), Addr6("2001:db8::2"), Addr6("2001:db8::3")};
+  in.addrs[0].flags = kIfaTentative;
+  in.addrs[1].flags = kIfaTentative | kIfaOptimistic;
+  Packet p = Tcp6("2001:db8::9", "2001:db8::7", 1, 80, 0x02);
+  r.Run(*l.target, p, Hook::kPrerouting, &in);
+  ASSERT_EQ(r.svc.nat.size(), 1u);
+  EXPECT_EQ(r.svc.nat[0].range.min_addr, A("2001:db8::2"));
+}
+
 TEST(RedirectTarget, NoAddressDrops) {
   Loaded l = LoadRule(Family::kIPv4, "nat", "PREROUTING", "-j REDIRECT");
   Runner r;
