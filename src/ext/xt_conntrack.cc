@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <strings.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -361,10 +362,14 @@ class ConntrackMatch : public Match {
       return false;
     if (match_flags_ & kFExpires) {
       // nf_ct_expires: the timer's remaining jiffies, never negative, in
-      // whole seconds.
-      const double now = p.state ? p.state->now : skb.tstamp;
-      int64_t left = Jiffies(ct->expires) - Jiffies(now);
-      if (left < 0) left = 0;
+      // whole seconds. Until it is confirmed an entry's timeout field holds
+      // the relative timeout, which is below the jiffies counter of any
+      // host up for more than a few minutes: 0.
+      int64_t left = 0;
+      if (ct->status.load() & kIpsConfirmed) {
+        const double now = p.state ? p.state->now : skb.tstamp;
+        left = std::max<int64_t>(0, Jiffies(ct->expires) - Jiffies(now));
+      }
       const uint64_t secs = uint64_t(left) / kHz;
       const bool in = secs >= expires_min_ && secs <= expires_max_;
       if (in == bool(invert_flags_ & kFExpires)) return false;

@@ -143,6 +143,7 @@ TEST(ConntrackMatch, ExpireFollowsThePacketClock) {
   Conn c;
   MakeConn(c);
   c.expires = 100;
+  c.status = kIpsConfirmed;
   Packet pkt = Ip4();
   pkt.ct = &c;
   pkt.ctinfo = CtInfo::kEstablished;
@@ -152,6 +153,10 @@ TEST(ConntrackMatch, ExpireFollowsThePacketClock) {
   EXPECT_FALSE(Eval(*r.m, pkt, 95));
   EXPECT_FALSE(Eval(*zero.m, pkt, 95));
   EXPECT_TRUE(Eval(*zero.m, pkt, 120));  // overdue: never negative
+  // An unconfirmed entry (a connection's first packet) reads as 0.
+  c.status = 0;
+  EXPECT_TRUE(Eval(*zero.m, pkt, 40));
+  EXPECT_FALSE(Eval(*r.m, pkt, 40));
 }
 
 TEST(ConntrackMatch, ProtoZeroQuirk) {
