@@ -578,19 +578,22 @@ def load_canon(corpus):
 
 
 def known_extensions(rows):
-    """Extension names iptables 1.8.9 knows here: the xtables plugin files
-    and the vector files."""
-    names = set()
+    """{family: extension names} iptables 1.8.9 has here: the xtables plugin
+    files (libxt_ both families, libipt_ IPv4, libip6t_ IPv6) and the vector
+    files. Only these count as "unsupported by netfence" when netfence
+    cannot load them; other names must be refused as iptables refuses them."""
+    names = {"ip": set(), "ip6": set()}
+    fams = {"xt": ("ip", "ip6"), "ipt": ("ip",), "ip6t": ("ip6",)}
+    files = []
     for d in XTABLES_DIRS:
         if os.path.isdir(d):
-            for f in os.listdir(d):
-                m = re.match(r"^lib(?:xt|ipt|ip6t)_(.+)\.so$", f)
-                if m:
-                    names.add(m.group(1))
-    for r in rows:
-        m = re.match(r"^lib(?:xt|ipt|ip6t)_(.+)\.t$", r.file)
-        if m and m.group(1) != "standard":
-            names.add(m.group(1))
+            files += [f for f in os.listdir(d) if f.endswith(".so")]
+    files += [r.file for r in rows]
+    for f in files:
+        m = re.match(r"^lib(xt|ipt|ip6t)_(.+)\.(?:so|t)$", f)
+        if m and m.group(2) != "standard":
+            for fam in fams[m.group(1)]:
+                names[fam].add(m.group(2))
     return names
 
 
@@ -806,8 +809,12 @@ class Gen:
                 parts.append(self.spell("-c", ["--set-counters"],
                                         "%d" % r.randint(0, 99)) +
                              [str(r.randint(0, 9999))])
+        family_opt = None
         if r.random() < 0.02:  # the other family's lines are skipped
-            parts.append([r.choice(["-4", "-6", "--ipv4", "--ipv6"])])
+            family_opt = [r.choice(["-4", "-6", "--ipv4", "--ipv6"])]
+            if r.random() < 0.3:  # elsewhere: what came before still runs
+                parts.append(family_opt)
+                family_opt = None
         if r.random() < 0.03:  # double quotes around a value
             p = r.choice(parts) if parts else None
             if p and len(p) > 1 and '"' not in p[-1]:
@@ -827,6 +834,8 @@ class Gen:
         if tgt:
             parts.append(tgt)
         r.shuffle(parts)
+        if family_opt:
+            parts.insert(0, family_opt)  # the caller puts it before -A
         if proto:
             u.implicit.add(proto.lower().strip('"'))
         return [t for p in parts for t in p]
@@ -916,6 +925,8 @@ class Gen:
             targets = [c for c in u.chains if c != chain]
             toks = self.core_rule(u, fam, chain, targets, bchain)
             cmd = self.spell("-A", ["--append"], chain, cluster_ok=False)
+            if toks[:1] and toks[0] in ("-4", "-6", "--ipv4", "--ipv6"):
+                cmd, toks = toks[:1] + cmd, toks[1:]
             line = " ".join(cmd + toks)
             if r.random() < 0.05:
                 line = "[%d:%d] %s" % (r.randint(0, 9), r.randint(0, 999), line)
@@ -1419,10 +1430,11 @@ class Runner:
         if nres.rc == 0:
             return None
         cl = nres.couldnt_load()
-        if cl and cl[1] in self.data.known_exts:
+        if cl and cl[1] in self.data.known_exts[u.fam]:
             return "%s %s" % cl
         for kind, name in sorted(u.exts):
-            if name in self.data.known_exts and self.lacks(u.fam, kind, name):
+            if name in self.data.known_exts[u.fam] and \
+                    self.lacks(u.fam, kind, name):
                 return "%s %s" % ("match" if kind == "m" else "target", name)
         if "not supported by netfence" in nres.err:
             return nres.err.split(": ", 2)[-1].strip()
@@ -1756,11 +1768,13 @@ class Runner:
                                                  lineterm="", n=0)
                  if l[:1] in "+-" and l[:3] not in ("+++", "---")]
             return " | ".join(d[:2])[:300]
+        ours = re.sub(r"^netfence: .*?:(\d+): ", r"netfence line \1: ",
+                      f.nres.err.strip())
         if f.kind == "netfence-refuses":
-            return f.nres.err.strip()[:200]
+            return (f.note + ours)[:240]
         if f.kind == "netfence-accepts":
-            return "kernel: " + " ".join(f.kres.err.split())[:200]
-        return (f.note + " " + f.nres.err.strip())[:200]
+            return (f.note + "kernel: " + " ".join(f.kres.err.split()))[:240]
+        return (f.note + " " + ours)[:240]
 
     def replay_cmd(self, f):
         return "python3 %s --replay %s%s%s --netfence %s" % (
