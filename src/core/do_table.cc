@@ -86,7 +86,6 @@ Decision TableRuntime::Run(Hook h, XtParams& p, const PktInfo& pi,
   Decision d;
   int chain = hook_chain_[static_cast<int>(h)];
   if (chain < 0) return d;
-  const uint64_t len = p.skb->data.size();
   p.thoff = pi.thoff;
   p.fragoff = pi.fragoff;
   p.l4proto = uint8_t(pi.l4proto < 0 ? 0 : pi.l4proto);
@@ -103,7 +102,7 @@ Decision TableRuntime::Run(Hook h, XtParams& p, const PktInfo& pi,
     if (rule >= int(c.rules.size())) {
       // The chain's tail entry: a built-in chain's policy, or a user
       // chain's implicit RETURN. Both count the packet.
-      counters_[chain][c.rules.size()].Add(len);
+      counters_[chain][c.rules.size()].Add(p.skb->data.size());
       if (visitor) visitor->Hit(*table_, chain, -1);
       if (c.builtin) {
         d.verdict = c.policy;
@@ -135,7 +134,7 @@ Decision TableRuntime::Run(Hook h, XtParams& p, const PktInfo& pi,
       ++rule;
       continue;
     }
-    counters_[chain][rule].Add(len);
+    counters_[chain][rule].Add(p.skb->data.size());
     if (visitor) visitor->Hit(*table_, chain, rule);
     switch (r.kind) {
       case TargetKind::kNone:

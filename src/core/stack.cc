@@ -168,8 +168,10 @@ void NetStack::Input(Run& run, Packet pkt, const Interface* in,
     Forward(run, std::move(pkt), in, rt);
     return;
   }
+  // IPv6 anycast routes in the local table (the subnet-router address of a
+  // forwarding interface) deliver locally too.
   if (rt.type != RouteType::kLocal && rt.type != RouteType::kBroadcast &&
-      rt.type != RouteType::kMulticast) {
+      rt.type != RouteType::kMulticast && rt.type != RouteType::kAnycast) {
     if (!emitted) run.out->where = "route";
     return;
   }

@@ -1525,7 +1525,16 @@ class Run:
 
     def _after_prerouting(self, p, b, info, fam):
         """Why a packet that went through PREROUTING never reached INPUT or FORWARD."""
+        fwd = self.sc.hostj.get('forwarding6' if fam == 6 else 'forwarding',
+                                self.sc.hostj.get('forwarding', False))
+        own_mac = not p.get('dst_mac') or _mac_bytes(p['dst_mac']) == self.host.mac.get(p.get('iface'))
         if not info['frag']:
+            # The time-exceeded error may not be seen (no route back to the
+            # sender); ip_forward / ip6_forward still dropped it for its TTL.
+            dst = info.get('dst')
+            if fwd and own_mac and info.get('ttl', 64) <= 1 and dst is not None \
+                    and not self.host.is_local(dst):
+                return 'ttl'
             return 'route'
         dst = info.get('dst')
         if dst is None or self.host.is_local(dst) or self.sc.defrag.get(fam):
