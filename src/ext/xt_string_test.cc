@@ -1,0 +1,128 @@
+// Packet logic of the string match.
+#include <gtest/gtest.h>
+
+#include "core/restore.h"
+
+namespace netfence::ext {
+namespace {
+
+using namespace netfence::core;
+
+// Rule1 holds a one-rule ruleset and the rule's last match.
+struct Rule1 {
+  std::unique_ptr<Ruleset> rs;
+  const Match* m = nullptr;
+};
+
+[[maybe_unused]] Rule1 Load(Family f, const std::string& rule,
+           const std::string& chain = "INPUT") {
+  static const BuiltinResolver kResolver;
+  RestoreOptions o{f, &kResolver, "test"};
+  Rule1 r;
+  r.rs = Restore("*filter\n-A " + chain + " " + rule + "\nCOMMIT\n", o);
+  r.m = r.rs->FindTable("filter")->FindChain(chain)->rules[0]
+            .matches.back().match.get();
+  return r;
+}
+
+// Refused reports whether a rule fails to load.
+[[maybe_unused]] bool Refused(Family f, const std::string& rule) {
+  try {
+    Load(f, rule);
+  } catch (const RestoreError&) {
+    return true;
+  }
+  return false;
+}
+
+// V4 and V6 are bare headers (version, addresses zero) of len bytes.
+[[maybe_unused]] Packet V4(size_t len = 20, uint8_t proto = 0) {
+  Packet p;
+  p.family = Family::kIPv4;
+  p.data.assign(len, 0);
+  p.data[0] = 0x45;
+  p.data[9] = proto;
+  return p;
+}
+[[maybe_unused]] Packet V6(size_t len = 40, uint8_t nexthdr = 59) {
+  Packet p;
+  p.family = Family::kIPv6;
+  p.data.assign(len, 0);
+  p.data[0] = 0x60;
+  p.data[6] = nexthdr;
+  return p;
+}
+
+// Eval runs the match on a packet; thoff and fragoff as the engine sets.
+[[maybe_unused]] bool Eval(const Match& m, Packet& pkt, unsigned thoff = 0,
+          bool* hotdrop = nullptr, int fragoff = 0, uint8_t l4proto = 0,
+          const HookState* state = nullptr) {
+  XtParams p;
+  p.skb = &pkt;
+  p.state = state;
+  p.thoff = thoff;
+  p.fragoff = fragoff;
+  p.l4proto = l4proto;
+  bool r = m.Matches(p);
+  if (hotdrop) *hotdrop = p.hotdrop;
+  return r;
+}
+
+// Payload is an IPv4 header (20 bytes) followed by text.
+Packet Payload(const std::string& text) {
+  Packet p = V4(20, 17);
+  p.data.insert(p.data.end(), text.begin(), text.end());
+  return p;
+}
+
+TEST(StringMatch, BmAndKmpFindPattern) {
+  for (const char* algo : {"bm", "kmp"}) {
+    auto r = Load(Family::kIPv4,
+                  std::string("-m string --string GET --algo ") + algo);
+    Packet a = Payload("xxGET /"), b = Payload("xxGEX /");
+    EXPECT_TRUE(Eval(*r.m, a)) << algo;
+    EXPECT_FALSE(Eval(*r.m, b)) << algo;
+  }
+}
+
+TEST(StringMatch, OffsetsWindow) {
+  // The pattern at offset 22..24 (after the 20-byte header).
+  Packet p = Payload("xxGET");
+  auto inside = Load(Family::kIPv4,
+                     "-m string --string GET --algo bm --from 22 --to 25");
+  auto early_end = Load(Family::kIPv4,
+                        "-m string --string GET --algo kmp --from 20 --to 24");
+  auto late_start =
+      Load(Family::kIPv4, "-m string --string GET --algo bm --from 23");
+  EXPECT_TRUE(Eval(*inside.m, p));
+  EXPECT_FALSE(Eval(*early_end.m, p));
+  EXPECT_FALSE(Eval(*late_start.m, p));
+}
+
+TEST(StringMatch, IgnoreCaseAndInversion) {
+  auto icase = Load(Family::kIPv4,
+                    "-m string --string get --algo bm --icase");
+  auto inv = Load(Family::kIPv4, "-m string ! --string get --algo kmp");
+  Packet p = Payload("a GeT b");
+  EXPECT_TRUE(Eval(*icase.m, p));
+  EXPECT_TRUE(Eval(*inv.m, p));
+  Packet q = Payload("a get b");
+  EXPECT_FALSE(Eval(*inv.m, q));
+}
+
+TEST(StringMatch, HexStringAndSave) {
+  auto r = Load(Family::kIPv4,
+                "-m string --hex-string \"a|00 ff|\\|b\" --algo kmp");
+  Packet p = Payload(std::string("za\x00\xff|b", 6));
+  EXPECT_TRUE(Eval(*r.m, p));
+  EXPECT_NE(Save(*r.rs, false).find("--hex-string \"|6100ff7c62|\" --algo kmp"),
+            std::string::npos);
+  EXPECT_TRUE(Refused(Family::kIPv4, "-m string --hex-string \"|0|\" --algo bm"));
+  EXPECT_TRUE(Refused(Family::kIPv4, "-m string --string x --algo nope"));
+  EXPECT_TRUE(Refused(Family::kIPv4, "-m string --string \"\" --algo bm"));
+  EXPECT_TRUE(Refused(Family::kIPv4,
+                      "-m string --string x --algo bm --from 5 --to 4"));
+}
+
+}  // namespace
+}  // namespace netfence::ext
