@@ -140,13 +140,16 @@ struct HTable {
   int64_t next_gc = 0;
   std::map<Key, Bucket> buckets;
 
+  // Gc runs the collector passes due by now. No packet touched the table
+  // since the previous call, so the passes in between all see the same
+  // buckets and the last one decides.
   void Gc(int64_t now) {
+    if (now < next_gc) return;
     const int64_t step = std::max<int64_t>(1, MsecsToJiffies(cfg.gc_interval));
-    while (now >= next_gc) {
-      for (auto it = buckets.begin(); it != buckets.end();)
-        it = next_gc >= it->second.expires ? buckets.erase(it) : ++it;
-      next_gc += step;
-    }
+    const int64_t last = next_gc + (now - next_gc) / step * step;
+    for (auto it = buckets.begin(); it != buckets.end();)
+      it = last >= it->second.expires ? buckets.erase(it) : ++it;
+    next_gc = last + step;
   }
 
   void Init(Bucket& b, int64_t now) const {
