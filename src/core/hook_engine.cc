@@ -117,6 +117,16 @@ class EngineServices : public PacketServices {
       pkt.ctinfo = orig_dir ? CtInfo::kRelatedReply : CtInfo::kRelated;
     }
     pkt.tstamp = h_.st.now;
+    // icmp_send / icmpv6_send transmit on the namespace's ICMP control
+    // socket; TCP resets go out without a socket.
+    const bool icmp = pkt.data.size() > 9 &&
+                      (pkt.family == Family::kIPv4 ? pkt.data[9] == 1
+                                                   : pkt.data[6] == 58);
+    if (icmp && !pkt.sk) {
+      SockOwner ctl;
+      ctl.has_file = false;
+      pkt.sk = ctl;
+    }
     h_.sink->SendLocal(std::move(pkt));
   }
   Verdict SetupNat(XtParams& p, const NatRange& r, NatManip m) override {

@@ -43,6 +43,9 @@ struct SockOwner {
   uint32_t uid = 0;
   uint32_t gid = 0;
   std::vector<uint32_t> groups;  // supplementary groups
+  // A kernel socket (the ICMP control socket icmp_send uses) has no file,
+  // so it has a socket but no owner.
+  bool has_file = true;
 };
 
 // Packet is one IP datagram (data starts at the network header) and its

@@ -42,6 +42,7 @@ void ParseRange(const std::string& s, const char* opt, uint32_t& from,
   if (n != s.size()) bad();
 }
 
+// OwnerMatch is one -m owner: xt_owner_match_info.
 class OwnerMatch : public Match {
  public:
   void Parse(OptCall& c) override {
@@ -108,6 +109,8 @@ class OwnerMatch : public Match {
     if (!p.skb->sk) return (match_ ^ invert_) == 0;
     if (match_ & invert_ & kSocket) return false;
     const SockOwner& sk = *p.skb->sk;
+    // A kernel socket has no file and so no owner.
+    if (!sk.has_file) return ((match_ ^ invert_) & (kUid | kGid)) == 0;
     if (match_ & kUid) {
       const bool in = sk.uid >= uid_min_ && sk.uid <= uid_max_;
       if (in == bool(invert_ & kUid)) return false;
