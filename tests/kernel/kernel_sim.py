@@ -796,6 +796,12 @@ def nft_ruleset(ct4, ct6, ifaces, mark_macs=None):
                  '  log prefix "NFK pre" group %d' % g, ' }',
                  ' chain nfk_fwd {', '  type filter hook forward priority -500; policy accept;',
                  '  log prefix "NFK fwd" group %d' % g, ' }',
+                 # INPUT and POSTROUTING are entered even when the first rule
+                 # there hot-drops the packet (which leaves no TRACE event)
+                 ' chain nfk_inp {', '  type filter hook input priority -500; policy accept;',
+                 '  log prefix "NFK inp" group %d' % g, ' }',
+                 ' chain nfk_postp {', '  type filter hook postrouting priority -500; policy accept;',
+                 '  log prefix "NFK postp" group %d' % g, ' }',
                  ' chain nfk_lout {', '  type filter hook output priority -500; policy accept;',
                  '  meta nftrace set 1',
                  '  meta skuid >= 0 log prefix "NFK lout" group %d accept' % g]
@@ -1370,6 +1376,10 @@ class Run:
             elif grp == NFK_GROUP and pre == 'NFK fwd':
                 cur['fwd'] = True
                 cur['seen'].append('FORWARD')
+            elif grp == NFK_GROUP and pre in ('NFK inp', 'NFK postp'):
+                hook = 'INPUT' if pre == 'NFK inp' else 'POSTROUTING'
+                if not cur['seen'] or cur['seen'][-1] != hook:
+                    cur['seen'].append(hook)
             elif grp == NFK_GROUP and pre.startswith('NFK in '):
                 cur['final'] = {'to': 'local', 'hex': pl, 'ct': pre[7:], 'mark': e.get('mark', 0)}
             elif grp == NFK_GROUP and pre.startswith('NFK out '):
