@@ -226,6 +226,7 @@ struct Command {
   bool have_counters = false;
   Counters counters;
   bool ignored = false;  // "-6" in iptables-restore: line skipped
+  bool has_chain = false;  // -F / -X / -Z named a chain (maybe "")
 };
 
 class LineParser {
@@ -251,9 +252,12 @@ class LineParser {
   void DispatchExtOption(Command& c, int code, Getopt& g, bool invert);
   void Jump(Command& c, const std::string& name);
   void PostChecks(Command& c, Getopt& g, bool invert, size_t argc);
+  // HasArg is xs_has_arg: the next argument, even an empty one (""), is
+  // this option's unless it starts with '-' or '!'.
   bool HasArg(const Getopt& g, const std::vector<std::string>& argv) const {
-    return g.optind < int(argv.size()) && !argv[g.optind].empty() &&
-           argv[g.optind][0] != '-' && argv[g.optind][0] != '!';
+    return g.optind < int(argv.size()) &&
+           (argv[g.optind].empty() ||
+            (argv[g.optind][0] != '-' && argv[g.optind][0] != '!'));
   }
 
   const RestoreOptions& opts_;
@@ -467,10 +471,13 @@ Command LineParser::Parse(const std::vector<std::string>& argv) {
                                      : kCmdZero;
         AddCommand(c, cmd, code == 'Z' ? (kCmdList | kCmdListRules) : kCmdNone,
                    invert);
-        if (g.has_optarg)
+        if (g.has_optarg) {
           c.chain = g.optarg;
-        else if (HasArg(g, argv))
+          c.has_chain = true;
+        } else if (HasArg(g, argv)) {
           c.chain = argv[g.optind++];
+          c.has_chain = true;
+        }
         if (code == 'Z' && HasArg(g, argv)) {
           uint64_t n;
           std::string a = argv[g.optind++];
@@ -489,8 +496,9 @@ Command LineParser::Parse(const std::vector<std::string>& argv) {
         if (!n.empty() && (n[0] == '-' || n[0] == '!'))
           throw ParseError(std::string("chain name not allowed to start with `") +
                            n[0] + "'");
-        if (FindTarget(n, opts_.family) || n == "ACCEPT" || n == "DROP" ||
-            n == "QUEUE" || n == "RETURN")
+        // "" is the standard target's name, as are the verdicts.
+        if (FindTarget(n, opts_.family) || n.empty() || n == "ACCEPT" ||
+            n == "DROP" || n == "QUEUE" || n == "RETURN")
           throw ParseError("chain name may not clash with target name");
         for (char ch : n)
           if (isspace(uint8_t(ch)))
@@ -756,7 +764,8 @@ void TableEditor::SetPolicy(const std::string& chain,
   else
     throw CommitError("Can't set policy `" + policy + "' on `" + chain +
                       "': Bad policy name");
-  if (counters) c->policy_counters = *counters;
+  // Without "-c" libiptc sets no counters: the policy's restart at 0.
+  c->policy_counters = counters ? *counters : Counters{};
 }
 
 void TableEditor::DeleteChain(const std::string& name) {
@@ -1080,13 +1089,20 @@ std::string RuleKey(const Table& t, const Rule& r) {
 
 }  // namespace
 
-void TableEditor::RenameChain(const std::string& from, const std::string& to) {
+void TableEditor::RenameChain(const std::string& from,
+                              const std::string& new_name) {
+  // libiptc's checks, in its order: the new name is free (and no verdict),
+  // the old one a user chain, the new one fits IPT_CHAINLABEL (32 bytes).
+  if (t_.FindChain(new_name) != nullptr || new_name == "ACCEPT" ||
+      new_name == "DROP" || new_name == "QUEUE" || new_name == "RETURN")
+    throw CommitError("File exists");
   Chain* c = t_.FindChain(from);
-  if (c == nullptr) throw CommitError("No chain/target/match by that name.");
-  if (c->builtin) throw CommitError("Invalid argument (built-in chain)");
-  if (t_.FindChain(to) != nullptr) throw CommitError("File exists");
-  if (to.size() >= kMaxChainName)
-    throw ParseError("Invalid chain name `" + to + "' (28 chars max)");
+  if (c == nullptr || c->builtin)
+    throw CommitError("No chain/target/match by that name.");
+  if (new_name.size() + 1 > 32) throw CommitError("Invalid argument");
+  // The kernel keeps a chain's name in a 30-byte target name: 29 characters
+  // come back.
+  const std::string to = new_name.substr(0, kMaxChainName);
   c->name = to;
   for (Chain& ch : t_.chains)
     for (Rule& r : ch.rules)
@@ -1123,7 +1139,7 @@ void RestoreDriver::ExecuteCommand(Command& c, int line,
         return;
       }
       case kCmdFlush:
-        if (c.chain.empty()) {
+        if (!c.has_chain) {
           for (Chain& ch : cur_->chains) ch.rules.clear();
         } else {
           ed.MustChain(c.chain).rules.clear();
@@ -1135,7 +1151,7 @@ void RestoreDriver::ExecuteCommand(Command& c, int line,
         // table was flushed: its rules and the policies set in this load
         // carry counters written by the load ("-c"), which -Z keeps, and
         // the rest is zero already. So -Z only checks its arguments.
-        if (!c.chain.empty()) {
+        if (c.has_chain) {
           Chain& ch = ed.MustChain(c.chain);
           if (c.command == kCmdZeroNum && c.rulenum > ch.rules.size())
             throw CommitError("Index of counter too big.");
@@ -1146,7 +1162,7 @@ void RestoreDriver::ExecuteCommand(Command& c, int line,
         ed.CreateChain(c.chain);
         return;
       case kCmdDeleteChain:
-        if (!c.chain.empty()) {
+        if (c.has_chain) {
           ed.DeleteChain(c.chain);
         } else {
           std::vector<std::string> names;

@@ -125,5 +125,56 @@ TEST(RestoreCounters, PrefixTokenizedLikeStrtok) {
             head + "-A INPUT\n-A INPUT\nCOMMIT\n");
 }
 
+const char kFilterHead[] =
+    "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+    ":OUTPUT ACCEPT [0:0]\n";
+
+// -P without -c sets no counters: earlier ones are gone.
+TEST(RestoreCommands, PolicyWithoutCountersResetsThem) {
+  EXPECT_EQ(Saved("*filter\n-P INPUT ACCEPT -c 5 6\n-P INPUT DROP\nCOMMIT\n"),
+            "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n"
+            ":OUTPUT ACCEPT [0:0]\nCOMMIT\n");
+  EXPECT_EQ(Saved("*filter\n-P INPUT ACCEPT -c -1 2\nCOMMIT\n"),
+            "*filter\n:INPUT ACCEPT [18446744073709551615:2]\n"
+            ":FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n");
+}
+
+// -E follows libiptc: verdict names exist already, names up to 31
+// characters are taken (the kernel gives back 29), built-in chains are not
+// found.
+TEST(RestoreCommands, RenameChainLikeLibiptc) {
+  EXPECT_EQ(Saved("*filter\n:x - [0:0]\n-A INPUT -j x\n"
+                  "-E x aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nCOMMIT\n"),
+            std::string(kFilterHead) +
+                ":aaaaaaaaaaaaaaaaaaaaaaaaaaaaa - [0:0]\n"
+                "-A INPUT -j aaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nCOMMIT\n");
+  EXPECT_EQ(Saved("*filter\n:x - [0:0]\n"
+                  "-E x aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nCOMMIT\n"),
+            "ERR 3: Invalid argument");
+  for (const char* verdict : {"ACCEPT", "DROP", "QUEUE", "RETURN"})
+    EXPECT_EQ(Saved(std::string("*filter\n:x - [0:0]\n-E x ") + verdict +
+                    "\nCOMMIT\n"),
+              "ERR 3: File exists");
+  EXPECT_EQ(Saved("*filter\n:x - [0:0]\n-E INPUT y\nCOMMIT\n"),
+            "ERR 3: No chain/target/match by that name.");
+}
+
+// An empty argument is an argument (xs_has_arg): -E X "" names a chain ""
+// (jumps to it print no target), -F / -X / -Z "" name no existing chain,
+// -N "" clashes with the standard target.
+TEST(RestoreCommands, EmptyArgumentIsAnArgument) {
+  EXPECT_EQ(Saved("*filter\n:x - [0:0]\n:y - [0:0]\n-A INPUT -j x\n"
+                  "-A INPUT -g y\n-E y \"\"\nCOMMIT\n"),
+            std::string(kFilterHead) +
+                ": - [0:0]\n:x - [0:0]\n-A INPUT -j x\n-A INPUT\nCOMMIT\n");
+  for (const char* cmd : {"-F", "-X", "-Z"})
+    EXPECT_EQ(Saved(std::string("*filter\n") + cmd + " \"\"\nCOMMIT\n"),
+              "ERR 2: No chain/target/match by that name.");
+  EXPECT_EQ(Saved("*filter\n-P INPUT \"\"\nCOMMIT\n").substr(0, 22),
+            "ERR 2: Can't set polic");
+  EXPECT_EQ(Saved("*filter\n-N \"\"\nCOMMIT\n"),
+            "ERR 2: chain name may not clash with target name");
+}
+
 }  // namespace
 }  // namespace netfence::core

@@ -70,7 +70,7 @@ std::string SaveRule(const Table& t, const Chain& c, const Rule& r,
     case TargetKind::kNone:
       break;
     case TargetKind::kGoto:
-      out += " -g " + r.chain_target;
+      if (!r.chain_target.empty()) out += " -g " + r.chain_target;
       break;
     case TargetKind::kExtension: {
       const char* alias = r.target->Alias();
@@ -81,7 +81,8 @@ std::string SaveRule(const Table& t, const Chain& c, const Rule& r,
       break;
     }
     default:
-      out += " -j " + r.TargetName();
+      // A chain renamed to "" (-E X "") has no name to print.
+      if (!r.TargetName().empty()) out += " -j " + r.TargetName();
   }
   return out;
 }
