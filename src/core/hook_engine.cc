@@ -204,6 +204,36 @@ std::string HookEngine::Save(Family f, bool counters) const {
   return SaveTables(tables, counters);
 }
 
+namespace {
+
+// Tracer writes the kernel's TRACE lines (ipt_do_table's trace_packet) for
+// packets marked by the TRACE target: one per rule that matched, and for the
+// policy or implicit return that ended a chain.
+class Tracer : public RuleVisitor {
+ public:
+  Tracer(const Packet& skb, const HookState& st, HookSink& sink)
+      : skb_(skb), st_(st), sink_(sink) {}
+  void Hit(const Table& t, int chain, int rule) override {
+    if (!skb_.nftrace) return;
+    PacketDumpFn dump = PacketDump();
+    if (dump == nullptr) return;
+    const Chain& c = t.chains[chain];
+    const char* what = rule >= 0 ? "rule" : c.builtin ? "policy" : "return";
+    const size_t num = rule >= 0 ? size_t(rule) + 1 : c.rules.size() + 1;
+    // NF_LOG_DEFAULT_MASK: TCP sequence and options, IP options, uid.
+    sink_.Log(dump(skb_, st_.hook, st_.in, st_.out,
+                   fmt::format("TRACE: {}:{}:{}:{} ", t.name, c.name, what, num),
+                   0x0f));
+  }
+
+ private:
+  const Packet& skb_;
+  const HookState& st_;
+  HookSink& sink_;
+};
+
+}  // namespace
+
 bool HookEngine::RunTable(Hooking& h, const FamilyTables& ft,
                           const char* name) {
   const TableRuntime* t = ft.Find(name);
@@ -214,7 +244,10 @@ bool HookEngine::RunTable(Hooking& h, const FamilyTables& ft,
   p.state = &h.st;
   p.svc = &svc;
   PktInfo pi = ComputePktInfo(*h.pkt);
-  Decision d = t->Run(h.st.hook, p, pi, nullptr);
+  // Only raw (where TRACE runs) can start tracing in the middle of a walk.
+  Tracer tracer(*h.pkt, h.st, *h.sink);
+  const bool trace = h.pkt->nftrace || t->table().name == "raw";
+  Decision d = t->Run(h.st.hook, p, pi, trace ? &tracer : nullptr);
   if (d.verdict == Verdict::kAccept) return true;
   const Chain& c = t->table().chains[d.chain];
   h.res->where = d.rule < 0

@@ -1,4 +1,5 @@
 // The extension registry and the checks every extension shares.
+#include <atomic>
 #include <map>
 #include <mutex>
 
@@ -47,6 +48,17 @@ std::vector<const T*> All(Registry<T>& r) {
 }
 
 }  // namespace
+
+namespace {
+std::atomic<PacketDumpFn> g_packet_dump{nullptr};
+}  // namespace
+
+bool RegisterPacketDump(PacketDumpFn fn) {
+  g_packet_dump.store(fn);
+  return true;
+}
+
+PacketDumpFn PacketDump() { return g_packet_dump.load(); }
 
 bool RegisterMatch(MatchType t) {
   auto& r = Matches();

@@ -205,6 +205,17 @@ struct TargetType {
   std::function<std::unique_ptr<Target>()> create;
 };
 
+// PacketDumpFn formats a packet the way the kernel's nf_log does
+// ("PREFIXIN=... OUT=... SRC=..."), for TRACE lines.
+using PacketDumpFn = std::string (*)(const Packet& skb, Hook hook,
+                                     const Interface* in, const Interface* out,
+                                     const std::string& prefix,
+                                     uint8_t logflags);
+// RegisterPacketDump installs the formatter (the LOG extension provides it).
+bool RegisterPacketDump(PacketDumpFn fn);
+// PacketDump returns the installed formatter, or nullptr.
+PacketDumpFn PacketDump();
+
 // RegisterMatch and RegisterTarget add an extension to the global registry;
 // call them from a static initialiser in the extension's unit.
 bool RegisterMatch(MatchType t);

@@ -526,3 +526,6 @@ NETFENCE_REGISTER(RegisterTarget({
 
 }  // namespace
 }  // namespace netfence::ext
+
+// TRACE lines print the same packet dump as LOG.
+NETFENCE_REGISTER(netfence::core::RegisterPacketDump(&netfence::ext::FormatLogLine));
