@@ -423,10 +423,16 @@ Verdict Conntrack::In(Packet& skb, Hook hook, double now) {
   // A packet that already carries an entry (looped back) or was marked
   // untracked in raw is left alone; a CT template only supplies the zone.
   uint16_t zone = 0;
+  std::string helper;
   if (skb.ct != nullptr || skb.ctinfo == CtInfo::kUntracked) {
     if (skb.ct == nullptr || !(skb.ct->status & kIpsTemplate))
       return Verdict::kAccept;
-    zone = skb.ct->zone;
+    // A CT template (-j CT in raw) gives the zone (or takes it from the
+    // mark) and the helper of the connection about to be created. Zones
+    // limited to one direction are applied to both (not modelled).
+    const Conn& tmpl = *skb.ct;
+    zone = tmpl.zone_from_mark ? uint16_t(skb.mark) : tmpl.zone;
+    helper = tmpl.helper;
     skb.ct = nullptr;
     skb.ct_ref.reset();
   }
@@ -454,6 +460,7 @@ Verdict Conntrack::In(Packet& skb, Hook hook, double now) {
       if (!InvertTuple(t, reply)) return Verdict::kAccept;
       if (conns_.size() >= cfg_.max && !EarlyDrop(now)) return Verdict::kDrop;
       ct = NewConn(t, reply, zone, skb);
+      ct->helper = helper;
       info = CtInfo::kNew;
     } else if (dir == kDirReply) {
       info = CtInfo::kEstablishedReply;
