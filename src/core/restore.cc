@@ -51,6 +51,7 @@ namespace {
 constexpr size_t kMaxChainName = 29;  // XT_EXTENSION_MAXNAMELEN
 constexpr size_t kMaxArgc = 255;
 constexpr size_t kMaxParam = 1024;
+constexpr size_t kFgetsMax = 10239;  // iptables-restore's buffer[10240]
 constexpr int kOffsetScale = 256;  // XT_OPTION_OFFSET_SCALE
 
 // Command bits, in iptables' order (CMD_*).
@@ -919,15 +920,16 @@ std::unique_ptr<Ruleset> RestoreDriver::Run(std::string_view text) {
   size_t pos = 0;
   std::vector<std::unique_ptr<Table>> committed;
   while (pos < text.size()) {
+    // Lines as fgets(buffer, 10240) reads them: up to and with the newline
+    // (a last line may lack it), at most 10239 bytes, so that a longer line
+    // is read as several (each counted); the text ends at a NUL byte.
     size_t nl = text.find('\n', pos);
-    // fgets keeps the newline; a last line may lack it.
-    std::string buf(text.substr(pos, nl == std::string_view::npos
-                                         ? std::string_view::npos
-                                         : nl + 1 - pos));
-    pos = nl == std::string_view::npos ? text.size() : nl + 1;
+    size_t end = nl == std::string_view::npos ? text.size() : nl + 1;
+    end = std::min(end, pos + kFgetsMax);
+    std::string buf(text.substr(pos, end - pos));
+    pos = end;
     ++line;
-    if (buf.size() >= 10240) Fail(line, "line too long");
-    if (buf.find('\0') != std::string::npos) Fail(line, "NUL byte in line");
+    buf.resize(strnlen(buf.c_str(), buf.size()));
     try {
       if (buf == "\n") continue;
       if (buf[0] == '#') continue;

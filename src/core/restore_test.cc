@@ -176,5 +176,25 @@ TEST(RestoreCommands, EmptyArgumentIsAnArgument) {
             "ERR 2: chain name may not clash with target name");
 }
 
+// Lines are read as fgets reads them into a 10240-byte buffer: a longer
+// line comes in pieces (each a line of its own), a NUL ends the text.
+TEST(RestoreLines, ReadLikeFgets) {
+  const std::string accept = "-A INPUT -j ACCEPT";
+  EXPECT_EQ(Saved("*filter\n" + accept + std::string(10239 - accept.size(), ' ') +
+                  "-A INPUT -j DROP\nCOMMIT\n"),
+            std::string(kFilterHead) +
+                "-A INPUT -j ACCEPT\n-A INPUT -j DROP\nCOMMIT\n");
+  EXPECT_EQ(Saved("*filter\n" + accept + std::string(10238 - accept.size(), ' ') +
+                  "-s 1.2.3.4\nCOMMIT\n"),
+            "ERR 2: Bad argument `-'");
+  EXPECT_EQ(Saved(std::string("*filter\n-A INPUT -j ACCEPT\0 -x\n"
+                              "-A INPUT -j DROP\nCOMMIT\n",
+                              55)),
+            std::string(kFilterHead) +
+                "-A INPUT -j ACCEPT\n-A INPUT -j DROP\nCOMMIT\n");
+  EXPECT_EQ(Saved(std::string("*filter\nCOMMIT\0\n", 16)),
+            "ERR 2: Bad argument `COMMIT'");
+}
+
 }  // namespace
 }  // namespace netfence::core
