@@ -1,0 +1,122 @@
+// Packet logic of the frag match.
+#include <gtest/gtest.h>
+
+#include "core/restore.h"
+
+namespace netfence::ext {
+namespace {
+
+using namespace netfence::core;
+
+// Rule1 holds a one-rule ruleset and the rule's last match.
+struct Rule1 {
+  std::unique_ptr<Ruleset> rs;
+  const Match* m = nullptr;
+};
+
+[[maybe_unused]] Rule1 Load(Family f, const std::string& rule,
+           const std::string& chain = "INPUT") {
+  static const BuiltinResolver kResolver;
+  RestoreOptions o{f, &kResolver, "test"};
+  Rule1 r;
+  r.rs = Restore("*filter\n-A " + chain + " " + rule + "\nCOMMIT\n", o);
+  r.m = r.rs->FindTable("filter")->FindChain(chain)->rules[0]
+            .matches.back().match.get();
+  return r;
+}
+
+// Refused reports whether a rule fails to load.
+[[maybe_unused]] bool Refused(Family f, const std::string& rule) {
+  try {
+    Load(f, rule);
+  } catch (const RestoreError&) {
+    return true;
+  }
+  return false;
+}
+
+// V4 and V6 are bare headers (version, addresses zero) of len bytes.
+[[maybe_unused]] Packet V4(size_t len = 20, uint8_t proto = 0) {
+  Packet p;
+  p.family = Family::kIPv4;
+  p.data.assign(len, 0);
+  p.data[0] = 0x45;
+  p.data[9] = proto;
+  return p;
+}
+[[maybe_unused]] Packet V6(size_t len = 40, uint8_t nexthdr = 59) {
+  Packet p;
+  p.family = Family::kIPv6;
+  p.data.assign(len, 0);
+  p.data[0] = 0x60;
+  p.data[6] = nexthdr;
+  return p;
+}
+
+// Eval runs the match on a packet; thoff and fragoff as the engine sets.
+[[maybe_unused]] bool Eval(const Match& m, Packet& pkt, unsigned thoff = 0,
+          bool* hotdrop = nullptr, int fragoff = 0, uint8_t l4proto = 0,
+          const HookState* state = nullptr) {
+  XtParams p;
+  p.skb = &pkt;
+  p.state = state;
+  p.thoff = thoff;
+  p.fragoff = fragoff;
+  p.l4proto = l4proto;
+  bool r = m.Matches(p);
+  if (hotdrop) *hotdrop = p.hotdrop;
+  return r;
+}
+
+// FragPacket is IPv6 + a fragment header.
+Packet FragPacket(uint32_t id, uint16_t offset8, bool more,
+                  uint8_t reserved = 0) {
+  Packet p = V6(40 + 8 + 8, 44);
+  p.data[40] = 17;
+  p.data[41] = reserved;
+  Store16(&p.data[42], uint16_t(offset8 << 3 | (more ? 1 : 0)));
+  Store32(&p.data[44], id);
+  return p;
+}
+
+TEST(FragMatch, IdAndFlags) {
+  auto first = Load(Family::kIPv6, "-m frag --fragid 10:20 --fragfirst");
+  auto more = Load(Family::kIPv6, "-m frag --fragmore");
+  auto last = Load(Family::kIPv6, "-m frag --fraglast");
+  auto res = Load(Family::kIPv6, "-m frag --fragres");
+  Packet a = FragPacket(15, 0, true), b = FragPacket(15, 0, false);
+  EXPECT_TRUE(Eval(*first.m, a));
+  EXPECT_TRUE(Eval(*more.m, a));
+  EXPECT_FALSE(Eval(*last.m, a));
+  EXPECT_TRUE(Eval(*last.m, b));
+  EXPECT_TRUE(Eval(*res.m, a));
+  Packet r = FragPacket(15, 0, true, 1);
+  EXPECT_FALSE(Eval(*res.m, r));
+  // The Fragment header of a later fragment is still found.
+  Packet later = FragPacket(15, 100, false);
+  EXPECT_FALSE(Eval(*first.m, later));
+  EXPECT_TRUE(Eval(*last.m, later));
+}
+
+TEST(FragMatch, InvertedIdAndIgnoredLength) {
+  auto r = Load(Family::kIPv6, "-m frag ! --fragid 15 --fraglen 999");
+  Packet a = FragPacket(15, 0, true), b = FragPacket(16, 0, true);
+  EXPECT_FALSE(Eval(*r.m, a));
+  EXPECT_TRUE(Eval(*r.m, b));
+}
+
+TEST(FragMatch, MissingOrTruncated) {
+  auto r = Load(Family::kIPv6, "-m frag --fragmore");
+  Packet none = V6(48, 17);
+  bool hd = true;
+  EXPECT_FALSE(Eval(*r.m, none, 0, &hd));
+  EXPECT_FALSE(hd);
+  Packet cut = FragPacket(1, 0, true);
+  cut.data.resize(46);
+  EXPECT_FALSE(Eval(*r.m, cut, 0, &hd));
+  EXPECT_TRUE(hd);
+  EXPECT_TRUE(Refused(Family::kIPv6, "-m frag --fragmore --fraglast"));
+}
+
+}  // namespace
+}  // namespace netfence::ext
