@@ -74,6 +74,7 @@ V6Class ClassifyV6(const Addr& a) {
   return V6Class::kUnicast;
 }
 
+// AddrtypeMatch is one -m addrtype: xt_addrtype_info_v1.
 class AddrtypeMatch : public Match {
  public:
   void Parse(OptCall& c) override {

@@ -101,6 +101,8 @@ unsigned CountBits(Family f, const Addr& mask) {
   return 32 * words - bits;
 }
 
+// ConnlimitMatch is one -m connlimit with its own connection lists
+// (nf_conncount_data).
 class ConnlimitMatch : public Match {
  public:
   explicit ConnlimitMatch(Family f) : family_(f) {

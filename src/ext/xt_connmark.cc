@@ -12,6 +12,7 @@ using namespace netfence::core;
 
 enum OptId : unsigned { kOMark };
 
+// ConnmarkMatch is one -m connmark: xt_connmark_mtinfo1.
 class ConnmarkMatch : public Match {
  public:
   void Parse(OptCall& c) override {

@@ -190,6 +190,7 @@ struct PortOpt {
   uint16_t lo = 0, hi = 0;
 };
 
+// ConntrackMatch is one -m conntrack: xt_conntrack_mtinfo3 and its test.
 class ConntrackMatch : public Match {
  public:
   void Parse(OptCall& c) override {

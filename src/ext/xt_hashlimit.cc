@@ -351,6 +351,8 @@ int PortsOffset(uint8_t proto) {
   }
 }
 
+// HashlimitMatch is one -m hashlimit: the rule's configuration and the
+// named table it shares.
 class HashlimitMatch : public Match {
  public:
   explicit HashlimitMatch(Family f) : family_(f) {

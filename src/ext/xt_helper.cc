@@ -15,6 +15,7 @@ enum OptId : unsigned { kOHelper };
 // The kernel struct holds char name[30].
 constexpr size_t kNameLen = 29;
 
+// HelperMatch is one -m helper: the helper name, maybe inverted.
 class HelperMatch : public Match {
  public:
   void Parse(OptCall& c) override {

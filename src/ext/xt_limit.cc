@@ -92,6 +92,8 @@ std::string PrintRate(uint32_t period) {
   return fmt::format(" {}/{}", kRates[i - 1].mult / period, kRates[i - 1].name);
 }
 
+// LimitMatch is one -m limit: the rate and burst, and the rule's own
+// bucket (xt_limit_priv).
 class LimitMatch : public Match {
  public:
   LimitMatch() { ParseRate("3/hour", avg_); }

@@ -14,6 +14,7 @@ enum OptId : unsigned { kOName };
 // The kernel struct holds char name[NFACCT_NAME_MAX] (32).
 constexpr size_t kNameLen = 31;
 
+// NfacctMatch is one -m nfacct: the accounting object's name.
 class NfacctMatch : public Match {
  public:
   void Parse(OptCall& c) override {

@@ -50,6 +50,7 @@ std::string MaskSuffix(Family f, const Addr& mask) {
   return "/" + FormatMask(f, mask);
 }
 
+// PolicyMatch is one -m policy: xt_policy_info.
 class PolicyMatch : public Match {
  public:
   void Parse(OptCall& c) override {

@@ -116,6 +116,8 @@ uint32_t RoundUpPow2(uint32_t x) {
   return p;
 }
 
+// RecentMatch is one -m recent: the operation, its modifiers and the
+// named list it shares.
 class RecentMatch : public Match {
  public:
   RecentMatch() { mask_.b.fill(0xff); }

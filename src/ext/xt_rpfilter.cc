@@ -33,6 +33,7 @@ bool OwnsAddress(const Interface* dev, Family f, const Addr& a) {
   return false;
 }
 
+// RpfilterMatch is one -m rpfilter: its flags.
 class RpfilterMatch : public Match {
  public:
   void Parse(OptCall& c) override { flags_ |= uint8_t(1u << c.id()); }

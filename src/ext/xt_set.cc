@@ -37,11 +37,13 @@ enum : uint32_t {
 
 constexpr size_t kMaxNameLen = 31;  // IPSET_MAXNAMELEN - 1
 
+// Counter is one packet or byte counter comparison (--packets-gt ...).
 struct Counter {
   CounterOp op = kNone;
   uint64_t value = 0;
 };
 
+// SetMatch is one -m set; it never gets past parsing on this host.
 class SetMatch : public Match {
  public:
   void Parse(OptCall& c) override {

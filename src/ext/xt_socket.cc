@@ -17,6 +17,7 @@ enum : uint8_t {
   kRestoreSkmark = 1 << 2,
 };
 
+// SocketMatch is one -m socket: its flags (revision 3).
 class SocketMatch : public Match {
  public:
   void Parse(OptCall& c) override { flags_ |= uint8_t(1u << c.id()); }

@@ -66,6 +66,7 @@ uint16_t ParseStates(const std::string& arg) {
   return mask | bit;
 }
 
+// StateMatch is one -m state: the conntrack state mask, maybe inverted.
 class StateMatch : public Match {
  public:
   void Parse(OptCall& c) override {

@@ -19,6 +19,8 @@ enum Mode : uint16_t { kRandom = 0, kNth = 1 };
 
 constexpr uint16_t kInvert = 1;  // XT_STATISTIC_INVERT
 
+// StatisticMatch is one -m statistic: xt_statistic_info and its nth
+// counter.
 class StatisticMatch : public Match {
  public:
   void Parse(OptCall& c) override {

@@ -204,6 +204,7 @@ std::string FormatDaytime(uint32_t t) {
   return fmt::format("{:02}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60);
 }
 
+// TimeMatch is one -m time: xt_time_info.
 class TimeMatch : public Match {
  public:
   void Parse(OptCall& c) override {
