@@ -792,7 +792,10 @@ class Gen:
         if fam == "ip" and r.random() < 0.08 or r.random() < 0.01:
             parts.append(inv(self.spell("-f", ["--fragment", "--fragments"])))
         # an extension block now and then
+        nblocks = 0
         if self.only != "core" and (self.only or r.random() < 0.35):
+            nblocks = 2 if r.random() < 0.15 else 1
+        for _ in range(nblocks):
             blk = self.ext_block(fam, proto)
             if blk:
                 kind, name, toks, needs_proto = blk
@@ -885,7 +888,10 @@ class Gen:
             if r.random() < 0.08:  # another value of another option
                 other = r.choice(names)
                 vals = r.choice(opts[other])[0] or vals
-            toks += (["!"] if invert else []) + [n] + list(vals)
+            name = n
+            if r.random() < 0.05 and n.startswith("--") and len(n) > 5:
+                name = n[:r.randint(4, len(n) - 1)]  # getopt abbreviation
+            toks += (["!"] if invert else []) + [name] + list(vals)
         return toks
 
     # -- unit kinds ------------------------------------------------------------
@@ -1164,7 +1170,8 @@ class Gen:
                  "jump-builtin", "quote", "crlf", "old-negation", "nat-drop",
                  "no-command", "two-commands", "space-line", "table-twice",
                  "second-table-bad", "empty-arg", "target-options",
-                 "bad-counters", "table-option", "listing"]
+                 "bad-counters", "table-option", "listing", "many-args",
+                 "long-param", "long-line", "nul-byte", "quoting"]
         kind = r.choice(kinds)
         rules = [i for i, l in enumerate(u.lines) if l.startswith("-A")]
         if not rules and kind not in ("missing-commit", "commit-space",
@@ -1282,6 +1289,28 @@ class Gen:
             pos = r.randint(2, len(toks))
             toks.insert(pos, '""')
             put(toks)
+        elif kind == "many-args":  # iptables takes 251 arguments a line
+            toks += ["-v"] * (r.randint(245, 256) - len(toks))
+            put(toks)
+        elif kind == "long-param":  # 1023 characters at most
+            toks += ["-m", "comment", "--comment",
+                     r.choice(['"%s"', "%s"]) % ("x" * r.randint(1015, 1030))]
+            put(toks)
+        elif kind == "long-line":  # fgets reads 10239 bytes at a time
+            pad = 10239 - len(u.lines[li]) + r.randint(-3, 3)
+            u.lines[li] += " " * max(pad, 0) + r.choice(
+                ["", "-j ACCEPT", "-A %s -j ACCEPT" % BUILTIN[u.table][0],
+                 "-s 1.2.3.4"])
+        elif kind == "nul-byte":
+            u.lines[li] += "\0" + r.choice(["", " -x", " garbage"])
+        elif kind == "quoting":
+            vals = [i for i, t in enumerate(toks) if i > 1 and is_value(t)]
+            i = r.choice(vals) if vals else len(toks) - 1
+            v = toks[i].strip('"')
+            toks[i] = r.choice(['"%s"', '"%s', '%s"', '"%s"x', 'x"%s"',
+                                '\\"%s\\"', '"%s\\""', '"\\%s"', '""%s',
+                                '%s""', '"" %s']) % v
+            put(toks)
         elif kind == "bad-counters":
             u.lines[li] = r.choice(["[1:2", "[a:b]", "[1]", "[:]", "[1:2]x",
                                     "[-1:2]", "[1:2:3]"]) + " " + u.lines[li]
@@ -1302,14 +1331,69 @@ class Gen:
         return kind
 
     # -- one seed -----------------------------------------------------------------
+    def unit_commands(self):
+        """Chain and rule commands with their edge cases (names, numbers,
+        built-in chains, policies) on a small table."""
+        if self.only and self.only != "core":
+            return None
+        r = self.rng
+        fam = "ip" if r.random() < 0.7 else "ip6"
+        table = r.choice(TABLES)
+        u = self.new_unit(fam, table, "cmd:edge")
+        a = self.chain_name(u.uid)
+        b = self.chain_name(u.uid, "b")
+        u.declare(a)
+        bi = r.choice(BUILTIN[table])
+        u.lines += ["-A %s -s 10.0.0.%d -j RETURN" % (a, i) if fam == "ip" else
+                    "-A %s -s 2001:db8::%d -j RETURN" % (a, i)
+                    for i in range(1, r.randint(1, 4))]
+        num = lambda: r.choice(["1", "2", "3", "0", "-1", "01", "0x1", "+1",
+                                "1a", "99", "2147483647", "2147483648", ""])
+        name = lambda: r.choice([a, b, bi, "nochain", "LOG", "ACCEPT", "DROP",
+                                 "RETURN", "-x", "!x", "x" * 28, "y" * 29,
+                                 "a b", '"q q"', "INPUT", "mangle", "X", "x"])
+        templates = [
+            lambda: "-N %s" % name(), lambda: "-X %s" % name(),
+            lambda: "-X", lambda: "-F %s" % name(), lambda: "-F",
+            lambda: "-Z %s %s" % (name(), num()),
+            lambda: "-E %s %s" % (a, name()), lambda: "-E %s %s" % (name(), b),
+            lambda: "-P %s %s" % (r.choice([bi, a, "nochain"]), r.choice(
+                ["ACCEPT", "DROP", "RETURN", "QUEUE", "accept", ""])),
+            lambda: "-P %s ACCEPT -c %s %s" % (bi, num(), num()),
+            lambda: "-I %s %s -j ACCEPT" % (r.choice([a, bi]), num()),
+            lambda: "-R %s %s -j DROP" % (r.choice([a, bi]), num()),
+            lambda: "-D %s %s" % (r.choice([a, bi]), num()),
+            lambda: "-D %s -s 10.0.0.1 -j RETURN" % a,
+            lambda: "-D %s -s 10.0.0.1/32 -j RETURN" % a,
+            lambda: "-C %s -s 10.0.0.%s -j RETURN" % (a, num()),
+            lambda: "-A %s -j %s" % (r.choice([a, bi]), name()),
+            lambda: "-A %s -g %s" % (r.choice([a, bi]), name()),
+            lambda: "-N %s\n-A %s -j %s" % (b, a, b),
+            lambda: "-A %s -j ACCEPT -j DROP" % bi,
+            lambda: "-A %s -n -j ACCEPT" % bi,
+            lambda: "-A %s ! -j ACCEPT" % bi,
+            lambda: "-I %s -c 1 2 -j ACCEPT" % a,
+            lambda: "-D %s -c 1 2 -s 10.0.0.1 -j RETURN" % a,
+        ]
+        for _ in range(r.randint(1, 3)):
+            u.lines += r.choice(templates)().split("\n")
+        for l in u.lines:
+            for t in tokens(l):
+                if t.startswith("-") and t[1:2] in "ANXFZEPIRDC" and len(t) == 2 \
+                        and t in ("-X", "-F", "-Z") and l.strip() == t:
+                    u.solo = True  # acts on the whole table
+        if fam == "ip6":
+            u.lines = [l.replace("10.0.0.", "2001:db8::") for l in u.lines]
+        return u
+
     def units(self, count):
         out = []
         r = self.rng
-        makers = [(self.unit_recomb, 0.33), (self.unit_tvec, 0.17),
-                  (self.unit_core, 0.28), (self.unit_corpus, 0.14),
-                  (self.unit_canon, 0.08)]
+        makers = [(self.unit_recomb, 0.32), (self.unit_tvec, 0.16),
+                  (self.unit_core, 0.27), (self.unit_corpus, 0.13),
+                  (self.unit_canon, 0.07), (self.unit_commands, 0.05)]
         if self.only == "core":
-            makers = [(self.unit_core, 1.0)]
+            makers = [(self.unit_core, 0.9), (self.unit_commands, 0.1)]
         attempts = 0
         while len(out) < count and attempts < count * 20:
             attempts += 1
@@ -1357,7 +1441,9 @@ class Runner:
         self.args = args
         self.data = data
         self.nf = args.netfence
-        self.workdir = tempfile.mkdtemp(prefix="save_diff.")
+        # thousands of small files: a RAM file system when there is one
+        shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+        self.workdir = tempfile.mkdtemp(prefix="save_diff.", dir=shm)
         if not args.keep_work:  # also when a signal ends the run
             atexit.register(shutil.rmtree, self.workdir, True)
         self.failures = []
