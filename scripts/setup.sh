@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PKGS="build-essential cmake ninja-build pkg-config nlohmann-json3-dev libcli11-dev
-  libfmt-dev libpcap-dev libgtest-dev libgmock-dev libbenchmark-dev iptables nftables
+  libfmt-dev libpcap-dev libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev iptables nftables
   conntrack python3 python3-scapy iproute2 ethtool"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

@@ -13,5 +13,7 @@ using Action = std::function<int()>;
 
 void AddSaveCommands(CLI::App& app, Action& action);
 void AddSimulateCommand(CLI::App& app, Action& action);
+// AddBenchCommand adds `netfence bench` (src/cli/bench_cmd.cc).
+void AddBenchCommand(CLI::App& app, Action& action);
 
 }  // namespace netfence::cli

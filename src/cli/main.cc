@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   cli::AddSaveCommands(app, action);
   cli::AddSimulateCommand(app, action);
   cli::AddRouteCommand(app, action);
+  cli::AddBenchCommand(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,15 +1,158 @@
 #include "core/do_table.h"
 
+#include <algorithm>
 #include <cstring>
+#include <mutex>
 
 #include "core/host.h"
 
 namespace netfence::core {
 
-TableRuntime::TableRuntime(std::unique_ptr<Table> t) : table_(std::move(t)) {
+TableRuntime::TableRuntime(std::unique_ptr<Table> t, RuntimeOptions o)
+    : table_(std::move(t)), opts_(o) {
+  InitCounters();
+  BuildIndexes();
+}
+
+TableRuntime::TableRuntime(std::unique_ptr<Table> t, const TableRuntime& prev,
+                           const TableEdit& edit)
+    : table_(std::move(t)), opts_(prev.opts_) {
+  InitCounters();
+  const auto& chains = table_->chains;
+  bool fits = prev.compiled_ && edit.chain >= 0 &&
+              prev.table_->chains.size() == chains.size() &&
+              size_t(edit.chain) < chains.size() && edit.rule >= 0;
+  if (fits) {
+    const size_t before = prev.table_->chains[edit.chain].rules.size();
+    const size_t after = chains[edit.chain].rules.size();
+    fits = edit.kind == TableEdit::Kind::kInsert
+               ? after == before + 1 && size_t(edit.rule) < after
+               : after + 1 == before && size_t(edit.rule) < before;
+  }
+  if (!fits) {
+    BuildIndexes();
+    return;
+  }
+  // Every other chain keeps its index; the edited one gets an updated copy.
+  addr_word_ = prev.addr_word_;
+  index_ = prev.index_;
+  compiled_ = true;
+  const ChainIndex* old = prev.index_[edit.chain].get();
+  const std::vector<Rule>& rules = chains[edit.chain].rules;
+  if (old == nullptr) {
+    if (rules.size() >= opts_.classifier.min_rules) {
+      auto ix = std::make_shared<ChainIndex>(table_->family, addr_word_,
+                                             opts_.classifier);
+      ix->Build(rules);
+      index_[edit.chain] = std::move(ix);
+    }
+    return;
+  }
+  auto ix = std::make_shared<ChainIndex>(*old);
+  if (edit.kind == TableEdit::Kind::kInsert)
+    ix->Insert(uint32_t(edit.rule), rules[edit.rule]);
+  else
+    ix->Erase(uint32_t(edit.rule));
+  index_[edit.chain] = std::move(ix);
+}
+
+void TableRuntime::BuildIndexes() {
+  index_.assign(table_->chains.size(), nullptr);
+  compiled_ = false;
+  if (!opts_.compiled) return;
+  std::vector<const std::vector<Rule>*> chains;
+  for (const Chain& c : table_->chains) chains.push_back(&c.rules);
+  addr_word_ = ChooseAddrWord(table_->family, chains);
+  for (size_t i = 0; i < table_->chains.size(); ++i) {
+    const std::vector<Rule>& rules = table_->chains[i].rules;
+    if (rules.size() < opts_.classifier.min_rules) continue;
+    auto ix = std::make_shared<ChainIndex>(table_->family, addr_word_,
+                                           opts_.classifier);
+    ix->Build(rules);
+    index_[i] = std::move(ix);
+  }
+  // Tables whose chains are all short keep the plain walk.
+  for (const auto& ix : index_) compiled_ = compiled_ || ix != nullptr;
+}
+
+size_t TableRuntime::IndexMemoryBytes() const {
+  size_t n = 0;
+  for (const auto& ix : index_)
+    if (ix) n += ix->MemoryBytes();
+  return n;
+}
+
+namespace {
+
+// SlotPool gives each live thread a distinct counter shard number while
+// there are free ones, and takes it back when the thread ends.
+class SlotPool {
+ public:
+  int Acquire() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (int i = 0; i < 64; ++i) {
+      if (!(used_ >> i & 1)) {
+        used_ |= uint64_t(1) << i;
+        return i;
+      }
+    }
+    return -1;
+  }
+  void Release(int i) {
+    std::lock_guard<std::mutex> lock(mu_);
+    used_ &= ~(uint64_t(1) << i);
+  }
+
+ private:
+  std::mutex mu_;
+  uint64_t used_ = 0;
+};
+
+SlotPool& Pool() {
+  static SlotPool* pool = new SlotPool;  // outlives every thread's release
+  return *pool;
+}
+
+thread_local int tls_slot = -2;  // -2: not asked yet; -1: none free
+
+struct SlotReleaser {
+  ~SlotReleaser() {
+    if (tls_slot >= 0) Pool().Release(tls_slot);
+    tls_slot = -1;
+  }
+};
+
+int ThreadSlot() {
+  if (tls_slot != -2) return tls_slot;
+  tls_slot = Pool().Acquire();
+  thread_local SlotReleaser releaser;
+  return tls_slot;
+}
+
+}  // namespace
+
+TableRuntime::~TableRuntime() {
+  for (auto& s : shards_) delete[] s.load();
+}
+
+ShardCounter* TableRuntime::MyShard() const {
+  const int slot = ThreadSlot();
+  static_assert(kShards == 64);
+  if (slot < 0) return nullptr;
+  ShardCounter* sh = shards_[slot].load(std::memory_order_acquire);
+  if (sh != nullptr) return sh;
+  // Only this thread owns the slot, so only it can fill it.
+  sh = new ShardCounter[shard_size_];
+  shards_[slot].store(sh, std::memory_order_release);
+  return sh;
+}
+
+void TableRuntime::InitCounters() {
   hook_chain_.assign(kNumHooks, -1);
   for (size_t i = 0; i < table_->chains.size(); ++i) {
     const Chain& c = table_->chains[i];
+    chain_off_.push_back(shard_size_);
+    shard_size_ += c.rules.size() + 1;
     if (c.builtin) hook_chain_[static_cast<int>(c.hook)] = int(i);
     // Counters start from what the ruleset carried (iptables-restore -c).
     auto* ctrs = new AtomicCounters[c.rules.size() + 1];
@@ -26,43 +169,72 @@ TableRuntime::TableRuntime(std::unique_ptr<Table> t) : table_(std::move(t)) {
 void TableRuntime::FoldCounters() {
   for (size_t i = 0; i < table_->chains.size(); ++i) {
     Chain& c = table_->chains[i];
-    for (size_t r = 0; r < c.rules.size(); ++r) {
-      c.rules[r].counters.pkts = counters_[i][r].pkts.load();
-      c.rules[r].counters.bytes = counters_[i][r].bytes.load();
+    for (size_t r = 0; r <= c.rules.size(); ++r) {
+      uint64_t pkts = counters_[i][r].pkts.load();
+      uint64_t bytes = counters_[i][r].bytes.load();
+      for (const auto& s : shards_) {
+        const ShardCounter* sh = s.load(std::memory_order_acquire);
+        if (sh == nullptr) continue;
+        pkts += sh[chain_off_[i] + r].pkts.load(std::memory_order_relaxed);
+        bytes += sh[chain_off_[i] + r].bytes.load(std::memory_order_relaxed);
+      }
+      Counters& to = r < c.rules.size() ? c.rules[r].counters : c.policy_counters;
+      to.pkts = pkts;
+      to.bytes = bytes;
     }
-    c.policy_counters.pkts = counters_[i][c.rules.size()].pkts.load();
-    c.policy_counters.bytes = counters_[i][c.rules.size()].bytes.load();
   }
 }
 
 namespace {
 
-bool AddrMatches(const Addr& a, const Addr& want, const Addr& mask,
-                 size_t len) {
-  for (size_t i = 0; i < len; ++i)
-    if ((a.b[i] & mask.b[i]) != want.b[i]) return false;
-  return true;
+// The header filter compares whole words; byte for byte this is the
+// kernel's (addr & mask) != want and ifname_compare_aligned.
+bool Addr4Matches(const uint8_t* a, const Addr& want, const Addr& mask) {
+  uint32_t x, w, m;
+  std::memcpy(&x, a, 4);
+  std::memcpy(&w, want.b.data(), 4);
+  std::memcpy(&m, mask.b.data(), 4);
+  return (x & m) == w;
+}
+
+bool Addr6Matches(const uint8_t* a, const Addr& want, const Addr& mask) {
+  uint64_t x[2], w[2], m[2];
+  std::memcpy(x, a, 16);
+  std::memcpy(w, want.b.data(), 16);
+  std::memcpy(m, mask.b.data(), 16);
+  return ((x[0] & m[0]) == w[0]) & ((x[1] & m[1]) == w[1]);
+}
+
+bool NameMatches(const IfaceMatch& m, const uint64_t name[2]) {
+  uint64_t n[2], k[2];
+  std::memcpy(n, m.name.data(), kIfNameSize);
+  std::memcpy(k, m.mask.data(), kIfNameSize);
+  return (((name[0] ^ n[0]) & k[0]) | ((name[1] ^ n[1]) & k[1])) == 0;
 }
 
 }  // namespace
 
 bool TableRuntime::IpMatches(const Rule& r, const XtParams& p,
-                             const PktInfo& pi, bool& hotdrop) const {
+                             const PktInfo& pi, const IfNames& names,
+                             bool& hotdrop) const {
   const IpFilter& f = r.ip;
   const uint8_t* d = p.skb->data.data();
   const bool v4 = p.skb->family == Family::kIPv4;
-  Addr src, dst;
-  std::memcpy(src.b.data(), d + (v4 ? 12 : 8), v4 ? 4 : 16);
-  std::memcpy(dst.b.data(), d + (v4 ? 16 : 24), v4 ? 4 : 16);
-  const size_t alen = v4 ? 4 : 16;
-  if (AddrMatches(src, f.src, f.smsk, alen) == bool(f.invflags & kInvSrcIp))
+  if (v4) {
+    if (Addr4Matches(d + 12, f.src, f.smsk) == bool(f.invflags & kInvSrcIp))
+      return false;
+    if (Addr4Matches(d + 16, f.dst, f.dmsk) == bool(f.invflags & kInvDstIp))
+      return false;
+  } else {
+    if (Addr6Matches(d + 8, f.src, f.smsk) == bool(f.invflags & kInvSrcIp))
+      return false;
+    if (Addr6Matches(d + 24, f.dst, f.dmsk) == bool(f.invflags & kInvDstIp))
+      return false;
+  }
+  if (NameMatches(f.in, names.in) == bool(f.invflags & kInvViaIn))
     return false;
-  if (AddrMatches(dst, f.dst, f.dmsk, alen) == bool(f.invflags & kInvDstIp))
+  if (NameMatches(f.out, names.out) == bool(f.invflags & kInvViaOut))
     return false;
-  const char* in = p.state->in ? p.state->in->name.c_str() : "";
-  const char* out = p.state->out ? p.state->out->name.c_str() : "";
-  if (IfaceMatches(f.in, in) == bool(f.invflags & kInvViaIn)) return false;
-  if (IfaceMatches(f.out, out) == bool(f.invflags & kInvViaOut)) return false;
   if (v4) {
     if (f.proto && ((d[9] == f.proto) == bool(f.invflags & kInvProto)))
       return false;
@@ -81,8 +253,67 @@ bool TableRuntime::IpMatches(const Rule& r, const XtParams& p,
   return f.proto == 0 || (f.invflags & kInvProto);
 }
 
+// Start carries what RunBurst computed for a packet before its walk.
+struct TableRuntime::Start {
+  PacketKey key;
+  ClsCursor cursor;
+  bool use_index = false;
+};
+
 Decision TableRuntime::Run(Hook h, XtParams& p, const PktInfo& pi,
                            RuleVisitor* visitor) const {
+  return Walk(h, p, pi, visitor, nullptr);
+}
+
+void TableRuntime::RunBurst(Hook h, XtParams* const* ps, const PktInfo* pis,
+                            size_t n, Decision* out,
+                            RuleVisitor* visitor) const {
+  const int chain = hook_chain_[static_cast<int>(h)];
+  const ChainIndex* ix = chain < 0 ? nullptr : index_[chain].get();
+  if (ix == nullptr) {
+    for (size_t i = 0; i < n; ++i)
+      out[i] = Walk(h, *ps[i], pis[i], visitor, nullptr);
+    return;
+  }
+  constexpr size_t kChunk = 32;
+  Start starts[kChunk];
+  const PacketKey* keys[kChunk];
+  ClsCursor* cursors[kChunk];
+  uint32_t first[kChunk];
+  const std::vector<Rule>& rules = table_->chains[chain].rules;
+  for (size_t base = 0; base < n; base += kChunk) {
+    const size_t m = std::min(kChunk, n - base);
+    size_t k = 0;
+    for (size_t i = 0; i < m; ++i) {
+      Start& s = starts[i];
+      s.use_index =
+          MakePacketKey(*ps[base + i], pis[base + i], addr_word_, s.key);
+      PadIfName(ps[base + i]->state->in, s.key.in);
+      PadIfName(ps[base + i]->state->out, s.key.out);
+      s.cursor.Reset();
+      if (!s.use_index) continue;
+      keys[k] = &s.key;
+      cursors[k] = &s.cursor;
+      ++k;
+    }
+    ix->NextBurst(keys, cursors, k, first);
+    // The first candidates' rules are what each walk reads next.
+    for (size_t i = 0; i < k; ++i) {
+      if (first[i] >= rules.size()) continue;
+      const char* r = reinterpret_cast<const char*>(&rules[first[i]]);
+      for (size_t off = 0; off < sizeof(Rule); off += 64)
+        __builtin_prefetch(r + off);
+      if (ShardCounter* sh = MyShard())
+        __builtin_prefetch(&sh[chain_off_[chain] + first[i]]);
+    }
+    for (size_t i = 0; i < m; ++i)
+      out[base + i] =
+          Walk(h, *ps[base + i], pis[base + i], visitor, &starts[i]);
+  }
+}
+
+Decision TableRuntime::Walk(Hook h, XtParams& p, const PktInfo& pi,
+                            RuleVisitor* visitor, Start* start) const {
   Decision d;
   int chain = hook_chain_[static_cast<int>(h)];
   if (chain < 0) return d;
@@ -91,8 +322,36 @@ Decision TableRuntime::Run(Hook h, XtParams& p, const PktInfo& pi,
   p.l4proto = uint8_t(pi.l4proto < 0 ? 0 : pi.l4proto);
   p.hotdrop = false;
   p.table = table_->name.c_str();
+  // With an index, the rules it rules out are skipped: for each of them the
+  // walk below would find IpMatches (or a port match reached through pure
+  // matches) false, with no side effect. Everything else is unchanged.
+  IfNames names;
+  if (start != nullptr) {
+    std::memcpy(names.in, start->key.in, sizeof names.in);
+    std::memcpy(names.out, start->key.out, sizeof names.out);
+  } else {
+    PadIfName(p.state->in, names.in);
+    PadIfName(p.state->out, names.out);
+  }
+  PacketKey own_key;
+  const PacketKey* key = &own_key;
+  ClsCursor cur;
+  bool use_index = false;
+  if (start != nullptr) {
+    key = &start->key;
+    cur = start->cursor;
+    use_index = start->use_index;
+  } else if (compiled_) {
+    use_index = MakePacketKey(p, pi, addr_word_, own_key);
+    std::memcpy(own_key.in, names.in, sizeof names.in);
+    std::memcpy(own_key.out, names.out, sizeof names.out);
+  }
+  ShardCounter* const shard = MyShard();
+  uint32_t key_gen = 0;  // bumped when a target may have changed the key
   struct Frame {
     int chain, rule;
+    ClsCursor cur;
+    uint32_t key_gen;
   };
   std::vector<Frame> stack;
   int rule = 0;
@@ -102,7 +361,10 @@ Decision TableRuntime::Run(Hook h, XtParams& p, const PktInfo& pi,
     if (rule >= int(c.rules.size())) {
       // The chain's tail entry: a built-in chain's policy, or a user
       // chain's implicit RETURN. Both count the packet.
-      counters_[chain][c.rules.size()].Add(p.skb->data.size());
+      if (shard != nullptr)
+        shard[chain_off_[chain] + c.rules.size()].Add(p.skb->data.size());
+      else
+        counters_[chain][c.rules.size()].Add(p.skb->data.size());
       if (visitor) visitor->Hit(*table_, chain, -1);
       if (c.builtin) {
         d.verdict = c.policy;
@@ -117,11 +379,22 @@ Decision TableRuntime::Run(Hook h, XtParams& p, const PktInfo& pi,
       }
       chain = stack.back().chain;
       rule = stack.back().rule + 1;
+      cur = stack.back().cur;
+      if (stack.back().key_gen != key_gen) cur.Reset();
       stack.pop_back();
       continue;
     }
+    if (use_index) {
+      if (const ChainIndex* ix = index_[chain].get()) {
+        const int next = int(ix->Next(uint32_t(rule), *key, cur));
+        if (next != rule) {
+          rule = next;
+          continue;
+        }
+      }
+    }
     const Rule& r = c.rules[rule];
-    bool matched = IpMatches(r, p, pi, p.hotdrop);
+    bool matched = IpMatches(r, p, pi, names, p.hotdrop);
     for (size_t m = 0; matched && m < r.matches.size(); ++m)
       matched = r.matches[m].match->Matches(p);
     if (!matched) {
@@ -134,7 +407,10 @@ Decision TableRuntime::Run(Hook h, XtParams& p, const PktInfo& pi,
       ++rule;
       continue;
     }
-    counters_[chain][rule].Add(p.skb->data.size());
+    if (shard != nullptr)
+      shard[chain_off_[chain] + rule].Add(p.skb->data.size());
+    else
+      counters_[chain][rule].Add(p.skb->data.size());
     if (visitor) visitor->Hit(*table_, chain, rule);
     switch (r.kind) {
       case TargetKind::kNone:
@@ -154,22 +430,35 @@ Decision TableRuntime::Run(Hook h, XtParams& p, const PktInfo& pi,
         } else {
           chain = stack.back().chain;
           rule = stack.back().rule + 1;
+          cur = stack.back().cur;
+          if (stack.back().key_gen != key_gen) cur.Reset();
           stack.pop_back();
         }
         continue;
       case TargetKind::kJump:
-        stack.push_back({chain, rule});
+        stack.push_back({chain, rule, cur, key_gen});
         chain = r.chain_index;
         rule = 0;
+        cur.Reset();
         continue;
       case TargetKind::kGoto:
         chain = r.chain_index;
         rule = 0;
+        cur.Reset();
         continue;
       case TargetKind::kExtension: {
         p.rule_tag = &r;
         Verdict v = r.target->Run(p);
         if (v == Verdict::kContinue) {
+          if (use_index) {
+            // The target may have rewritten the header: read it again.
+            use_index = MakePacketKey(p, pi, addr_word_, own_key);
+            std::memcpy(own_key.in, names.in, sizeof names.in);
+            std::memcpy(own_key.out, names.out, sizeof names.out);
+            key = &own_key;
+            cur.Reset();
+            ++key_gen;
+          }
           ++rule;
           continue;
         }

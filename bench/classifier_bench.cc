@@ -1,0 +1,95 @@
+// The classifier on the ClassBench sets acl1, fw1 and ipc1 at 1k, 10k and
+// 100k rules: the index alone (ChainIndex::Next), the whole table walk
+// (TableRuntime::Run, every candidate verified by the exact rule logic), the
+// burst API, and the linear walk for comparison.
+#include <benchmark/benchmark.h>
+
+#include "bench/bench_util.h"
+#include "core/classifier.h"
+
+namespace netfence::bench {
+namespace {
+
+void Sizes(benchmark::internal::Benchmark* b) {
+  for (int seed = 0; seed < 3; ++seed)
+    for (int size : {1000, 10000, 100000}) b->Args({seed, size});
+}
+
+void SmallSizes(benchmark::internal::Benchmark* b) {
+  for (int seed = 0; seed < 3; ++seed)
+    for (int size : {1000, 10000}) b->Args({seed, size});
+}
+
+void Label(benchmark::State& state, const ClassBenchSet& s) {
+  state.SetLabel(SeedName(int(state.range(0))) + "_" +
+                 std::to_string(state.range(1)) + " (" +
+                 std::to_string(s.rules) + " rules)");
+  state.SetItemsProcessed(int64_t(state.iterations()));
+}
+
+// BM_Index: the index's first candidate for each trace packet.
+void BM_Index(benchmark::State& state) {
+  ClassBenchSet& s =
+      LoadSet(SeedName(int(state.range(0))), int(state.range(1)), true);
+  const core::ChainIndex* ix = s.table->Index(s.chain);
+  std::vector<core::PacketKey> keys(s.pkts.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    core::MakePacketKey(s.params[i], s.infos[i], ix->addr_word(), keys[i]);
+    core::PadIfName(s.st.in, keys[i].in);
+    core::PadIfName(s.st.out, keys[i].out);
+  }
+  size_t i = 0;
+  core::ClsCursor c;
+  for (auto _ : state) {
+    c.Reset();
+    benchmark::DoNotOptimize(ix->Next(0, keys[i], c));
+    if (++i == keys.size()) i = 0;
+  }
+  Label(state, s);
+  state.counters["bytes_per_rule"] =
+      double(ix->MemoryBytes()) / double(s.rules);
+}
+BENCHMARK(BM_Index)->Apply(Sizes);
+
+// BM_Run: the whole table walk, one packet per call.
+void RunWalk(benchmark::State& state, bool compiled) {
+  ClassBenchSet& s =
+      LoadSet(SeedName(int(state.range(0))), int(state.range(1)), compiled);
+  size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        s.table->Run(core::Hook::kForward, s.params[i], s.infos[i], nullptr));
+    if (++i == s.pkts.size()) i = 0;
+  }
+  Label(state, s);
+}
+void BM_RunCompiled(benchmark::State& state) { RunWalk(state, true); }
+void BM_RunLinear(benchmark::State& state) { RunWalk(state, false); }
+BENCHMARK(BM_RunCompiled)->Apply(Sizes);
+BENCHMARK(BM_RunLinear)->Apply(SmallSizes);
+
+// BM_RunBurst: the walk in bursts of 32 packets (TableRuntime::RunBurst).
+void BM_RunBurst(benchmark::State& state) {
+  ClassBenchSet& s =
+      LoadSet(SeedName(int(state.range(0))), int(state.range(1)), true);
+  constexpr size_t kBurst = 32;
+  std::vector<core::XtParams*> ptrs;
+  for (auto& p : s.params) ptrs.push_back(&p);
+  core::Decision out[kBurst];
+  size_t i = 0;
+  for (auto _ : state) {
+    const size_t n = std::min(kBurst, s.pkts.size() - i);
+    s.table->RunBurst(core::Hook::kForward, &ptrs[i], &s.infos[i], n, out,
+                      nullptr);
+    benchmark::DoNotOptimize(out[0]);
+    i += n;
+    if (i == s.pkts.size()) i = 0;
+  }
+  state.SetItemsProcessed(int64_t(state.iterations()) * kBurst);
+  state.SetLabel(SeedName(int(state.range(0))) + "_" +
+                 std::to_string(state.range(1)));
+}
+BENCHMARK(BM_RunBurst)->Apply(Sizes);
+
+}  // namespace
+}  // namespace netfence::bench
