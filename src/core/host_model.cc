@@ -928,20 +928,58 @@ bool HostModel::SelectAtNode6(const std::vector<const RouteEntry*>& node,
 
 FibResult HostModel::PolRoute6(uint32_t table, const Flow6& fl, int oif,
                                int flags) const {
-  // ip6_pol_route -> fib6_table_lookup: the longest matching prefix node
-  // first, backtracking to shorter ones while no route there qualifies;
-  // when not forwarding, the first pass wants reachable gateways and a
-  // second pass takes any. Source-specific routes ("from") sit in the
-  // node of their destination, the longest matching source first.
+  // ip6_pol_route -> fib6_table_lookup: rt6_select on the node
+  // fib6_node_lookup finds, then on the nodes fib6_backtrack climbs to,
+  // until one yields a route; when not forwarding, a first pass wants
+  // reachable gateways and a second takes any.
+  //
+  // With CONFIG_IPV6_SUBTREES a destination prefix that has source-specific
+  // routes ("from") keeps them in a subtree. fib6_node_lookup_1 descends
+  // into it and, when no source prefix matches, goes on to the shorter
+  // destinations: the prefix's plain routes are skipped. Backtracking
+  // (from a node found) visits, for each shorter destination, its matching
+  // source nodes (longest first) and then its plain routes.
   std::vector<std::vector<const RouteEntry*>> nodes;
-  for (const RouteEntry* r : sorted6_) {
-    if (r->table != table) continue;
-    if (!PrefixMatch(fl.dst, r->dst, r->dst_len)) continue;
-    if (r->src_len && !PrefixMatch(fl.src, r->src, r->src_len)) continue;
-    if (nodes.empty() || nodes.back().front()->dst_len != r->dst_len ||
-        nodes.back().front()->src_len != r->src_len)
-      nodes.emplace_back();
-    nodes.back().push_back(r);
+  bool started = false;
+  for (size_t i = 0; i < sorted6_.size();) {
+    // One destination prefix: the routes of equal dst_len that match.
+    const RouteEntry* r = sorted6_[i];
+    if (r->table != table || !PrefixMatch(fl.dst, r->dst, r->dst_len)) {
+      ++i;
+      continue;
+    }
+    const unsigned len = r->dst_len;
+    std::vector<std::vector<const RouteEntry*>> src_nodes;
+    std::vector<const RouteEntry*> plain;
+    bool subtree = false;
+    for (; i < sorted6_.size() && sorted6_[i]->dst_len == len; ++i) {
+      const RouteEntry* x = sorted6_[i];
+      if (x->table != table || !PrefixMatch(fl.dst, x->dst, x->dst_len))
+        continue;
+      if (x->src_len == 0) {
+        plain.push_back(x);
+        continue;
+      }
+      subtree = true;
+      if (!PrefixMatch(fl.src, x->src, x->src_len)) continue;
+      if (src_nodes.empty() || src_nodes.back().front()->src_len != x->src_len)
+        src_nodes.emplace_back();
+      src_nodes.back().push_back(x);
+    }
+    if (!started && subtree && src_nodes.empty()) continue;
+    if (!started && !subtree && plain.empty()) continue;
+    started = true;
+    for (auto& n : src_nodes) nodes.push_back(std::move(n));
+    if (!plain.empty()) nodes.push_back(std::move(plain));
+  }
+  if (!started) {
+    // Nothing found: fib6_node_lookup falls back to the table's root, whose
+    // plain routes are the default ones.
+    std::vector<const RouteEntry*> root;
+    for (const RouteEntry* r : sorted6_)
+      if (r->table == table && r->dst_len == 0 && r->src_len == 0)
+        root.push_back(r);
+    if (!root.empty()) nodes.push_back(std::move(root));
   }
   int strict = flags & (kF6Iface | kF6Reachable);
   if (!data_.forwarding6) strict |= kF6Reachable;

@@ -239,7 +239,8 @@ class Namespace:
                 ip(ns, "link", "set", name, "addrgenmode", "none")
             elif v6:
                 sysctl(ns, "net.ipv6.conf.%s.disable_ipv6" % name, 1)
-            ip(self.peer, "link", "set", pname, "up")
+            if "NO-CARRIER" not in l.get("flags", []):
+                ip(self.peer, "link", "set", pname, "up")
             if "UP" in l.get("flags", ["UP"]):
                 ip(ns, "link", "set", name, "up")
         ip(ns, "link", "set", "lo", "up")
@@ -282,6 +283,8 @@ class Namespace:
             w += ["dev", name]
             if a["family"] == "inet6":
                 w += ["nodad"]
+            if a.get("preferred_life_time") == 0:
+                w += ["preferred_lft", "0"]
             p = ip(self.ns, *w, check=False)
             if p.returncode:
                 self.problems.append("%s: %s" % (" ".join(w), p.stderr.strip()))
@@ -298,7 +301,8 @@ class Namespace:
         for _ in range(3):
             failed = []
             for v6, r in todo:
-                w = (["-6"] if v6 else []) + ["route", "add"] + route_cmd(r, v6)
+                w = (["-6"] if v6 else []) + ["route", "add" if v6 else
+                                              "append"] + route_cmd(r, v6)
                 p = ip(self.ns, *w, check=False)
                 if p.returncode:
                     failed.append((v6, r, " ".join(w), p.stderr.strip()))
@@ -639,8 +643,14 @@ def random_host(rng, idx):
             infos.append({"family": "inet6",
                           "local": str(ipaddress.IPv6Address(ll)),
                           "prefixlen": 64, "scope": "link"})
+            for a in infos:
+                if a["family"] == "inet6" and rng.random() < 0.15:
+                    a["preferred_life_time"] = 0  # deprecated
+        flags = ["BROADCAST", "MULTICAST", "UP"]
+        if i and rng.random() < 0.08:
+            flags.append("NO-CARRIER")  # peer end left down: linkdown routes
         addrs.append({"ifindex": i + 2, "ifname": name,
-                      "flags": ["BROADCAST", "MULTICAST", "UP"],
+                      "flags": flags,
                       "address": "02:00:00:%02x:%02x:01" % (idx & 0xff, i),
                       "mtu": rng.choice([1500, 1500, 1400, 9000]),
                       "addr_info": infos})
@@ -673,12 +683,25 @@ def random_host(rng, idx):
     if subnets4 and rng.random() < 0.8:
         name, g = gw4()
         routes.append({"dst": "default", "gateway": g, "dev": name})
+        if rng.random() < 0.3:
+            # A second default route: another metric, or the same one (the
+            # kernel then keeps the first while its gateway has no
+            # neighbour entry).
+            name, g = gw4()
+            r = {"dst": "default", "gateway": g, "dev": name}
+            if rng.random() < 0.6:
+                r["metric"] = rng.choice([10, 100])
+            routes.append(r)
     for _ in range(rng.randint(2, 7)) if subnets4 else []:
         kind = rng.random()
         r = {"dst": rand4()}
-        if kind < 0.45:
+        if kind < 0.4:
             name, g = gw4()
             r.update({"gateway": g, "dev": name})
+        elif kind < 0.45:
+            r.update({"gateway": str(ipaddress.IPv4Address(
+                rng.getrandbits(32) & 0x7fffffff | 0x0c000000)),
+                "dev": rng.choice(addrs[1:])["ifname"], "flags": ["onlink"]})
         elif kind < 0.6:
             r.update({"dev": rng.choice(addrs[1:])["ifname"], "scope": "link"})
         else:
@@ -691,7 +714,7 @@ def random_host(rng, idx):
             r["metric"] = rng.choice([5, 100, 1024])
         if "dev" in r and rng.random() < 0.2:
             r["metrics"] = [{"mtu": rng.choice([1280, 1400])}]
-        if "dev" in r and rng.random() < 0.2:
+        if "dev" in r and rng.random() < 0.25:
             locals4 = [a["local"] for l in addrs[1:] for a in l["addr_info"]
                        if a["family"] == "inet"]
             if locals4:
@@ -701,7 +724,8 @@ def random_host(rng, idx):
         routes.append(r)
     seen = set()
     for r in list(routes):
-        key = (r["dst"], r.get("table"), r.get("tos"), r.get("metric"))
+        key = (r["dst"], r.get("table"), r.get("tos"), r.get("metric"),
+               r.get("gateway"))
         if key in seen:
             routes.remove(r)
         seen.add(key)
@@ -736,13 +760,16 @@ def random_host(rng, idx):
                                         "throw"])
             if rng.random() < 0.3:
                 r["pref"] = rng.choice(["high", "low"])
+            if rng.random() < 0.12 and subnets6:
+                snet = rng.choice(subnets6)[1]
+                r["from"] = str(snet)
             t = rng.choice(tables)
             if t != "main":
                 r["table"] = t
             routes6.append(r)
     seen = set()
     for r in list(routes6):
-        key = (r["dst"], r.get("table"), r.get("metric"))
+        key = (r["dst"], r.get("from"), r.get("table"), r.get("metric"))
         if key in seen:
             routes6.remove(r)
         seen.add(key)
@@ -764,9 +791,11 @@ def random_host(rng, idx):
                 j["iif"] = rng.choice(addrs)["ifname"]
             elif sel < 0.8:
                 j["oif"] = rng.choice(addrs[1:])["ifname"]
-            elif sel < 0.9:
+            elif sel < 0.85:
                 d = ipaddress.ip_network(rand4().replace("default", "0.0.0.0/0"))
                 j["dst"], j["dstlen"] = str(d.network_address), d.prefixlen
+            elif sel < 0.92:
+                j["tos"] = rng.choice(["0x10", "0x08", "0x04"])
             if rng.random() < 0.15:
                 j["not"] = None
             act = rng.random()
@@ -774,9 +803,11 @@ def random_host(rng, idx):
                 j["table"] = rng.choice(["100", "200", "main"])
                 if j["table"] == "main" and rng.random() < 0.5:
                     j["suppress_prefixlen"] = 0
-            elif act < 0.85:
+            elif act < 0.8:
                 j["action"] = rng.choice(["unreachable", "prohibit",
                                           "blackhole"])
+            elif act < 0.88:
+                j["goto"] = rng.choice([32766, prio + 1, 99999])
             else:
                 j["nop"] = None
             rules.append(j)
@@ -788,8 +819,18 @@ def random_host(rng, idx):
                   {"priority": 50, "src": "all", "fwmark": "0x1",
                    "table": "100"},
                   {"priority": 60, "src": "all", "iif": "eth0",
-                   "table": "200"},
-                  {"priority": 32766, "src": "all", "table": "main"}]
+                   "table": "200"}]
+        if subnets6 and rng.random() < 0.5:
+            net = rng.choice(subnets6)[1]
+            rules6.append({"priority": 70, "src": str(net.network_address),
+                           "srclen": net.prefixlen, "table": "100"})
+        if rng.random() < 0.3:
+            rules6.append({"priority": 80, "src": "all", "dst": "2001:db8::",
+                           "dstlen": 32, "action": "prohibit"})
+        if rng.random() < 0.3:
+            rules6.append({"priority": 90, "src": "all", "table": "main",
+                           "suppress_prefixlen": 0})
+        rules6.append({"priority": 32766, "src": "all", "table": "main"})
     sysctls = {}
     for dev in ["all", "default"] + [l["ifname"] for l in addrs[1:]]:
         if rng.random() < 0.3:
