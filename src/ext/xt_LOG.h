@@ -23,6 +23,13 @@ enum LogFlag : uint8_t {
   kLogMacDecode = 0x20,  // --log-macdecode
 };
 
+// kTraceLogFlags are the flags of the lines a traced packet prints in
+// ipt_do_table / ip6t_do_table (NF_LOG_DEFAULT_MASK): such a line is
+// FormatLogLine(skb, hook, in, out, "TRACE: raw:PREROUTING:rule:1 ",
+// kTraceLogFlags), "rule", "return" or "policy" naming what was reached.
+inline constexpr uint8_t kTraceLogFlags =
+    kLogTcpSeq | kLogTcpOpt | kLogIpOpt | kLogUid;
+
 // FormatLogLine returns what the kernel prints for skb at hook, seen coming
 // in on in and leaving on out (either may be nullptr), with this prefix and
 // these LogFlag bits: "PREFIXIN=eth0 OUT= MAC=... SRC=... ", trailing space

@@ -133,6 +133,35 @@ TEST(LogTarget, MatchesTheKernelsLines) {
   EXPECT_GE(compared, 40) << "tests/fixtures/targets/kernel_cases.json";
 }
 
+// The lines the kernel printed for TRACEd packets use the same dump.
+TEST(LogLine, MatchesTheKernelsTraceLines) {
+  static const FixtureHost host;
+  int compared = 0;
+  for (const auto& c : FixtureCases()) {
+    if (!c.value("trace", false)) continue;
+    for (const auto& l : c["log"]) {
+      const std::string want = l["line"];
+      const std::string prefix = want.substr(0, want.find("IN="));
+      const std::string where = prefix.substr(7);  // table:chain:type:num
+      const size_t colon = where.find(':');
+      const std::string chain =
+          where.substr(colon + 1, where.find(':', colon + 1) - colon - 1);
+      Packet pkt;
+      pkt.family = c["family"] == "ipv6" ? Family::kIPv6 : Family::kIPv4;
+      pkt.data = FromHex(c["packet"]);
+      pkt.has_mac = true;
+      pkt.src_mac = {2, 0, 0, 0, 0, 2};
+      pkt.dst_mac = {2, 0, 0, 0, 0, 1};
+      if (want.find("MARK=0x7 ") != std::string::npos) pkt.mark = 7;
+      EXPECT_EQ(FormatLogLine(pkt, HookOf(chain), host.FindInterface("a0"),
+                              nullptr, prefix, kTraceLogFlags),
+                want);
+      ++compared;
+    }
+  }
+  EXPECT_GE(compared, 10) << "tests/fixtures/targets/kernel_cases.json";
+}
+
 Packet Udp4() {
   Packet p;
   p.data = FromHex(
