@@ -151,6 +151,10 @@ std::string FormatTuple(const Tuple& t) {
   return s;
 }
 
+// Jiffies snaps a time to the kernel's clock tick (HZ=250 on these
+// machines): timeouts start and end on ticks, as nfct_time_stamp does.
+double Jiffies(double t) { return std::floor(t * 250 + 1e-7) / 250; }
+
 }  // namespace
 
 size_t TupleKeyHash::operator()(const TupleKey& k) const {
@@ -233,22 +237,22 @@ bool Conntrack::GetTuple(const Packet& skb, unsigned dataoff, uint8_t proto,
 }
 
 Conn* Conntrack::Find(const Tuple& t, uint16_t zone, CtDir* dir, double now) {
-  auto it = hash_.find(TupleKey{t, zone});
-  if (it == hash_.end()) return nullptr;
-  Conn* ct = it->second.first;
+  const CtHash::Hit hit = hash_.Find(t, zone);
+  Conn* ct = hit.ct;
+  if (ct == nullptr) return nullptr;
   if (Expired(ct, now)) {
     // Found dead: the kernel reaps it on the spot (nf_ct_gc_expired).
     Remove(ct);
     return nullptr;
   }
-  if (dir) *dir = it->second.second;
+  if (dir) *dir = hit.dir;
   return ct;
 }
 
 bool Conntrack::TupleTaken(const Tuple& t, uint16_t zone,
                            const Conn* ignored) const {
-  auto it = hash_.find(TupleKey{t, zone});
-  return it != hash_.end() && it->second.first != ignored;
+  const Conn* ct = hash_.Find(t, zone).ct;
+  return ct != nullptr && ct != ignored;
 }
 
 void Conntrack::AlterReply(Conn& ct, const Tuple& reply) {
@@ -278,15 +282,12 @@ Conn* Conntrack::NewConn(const Tuple& orig, const Tuple& reply, uint16_t zone,
 }
 
 void Conntrack::Insert(Conn* ct) {
-  hash_[TupleKey{ct->tuple[kDirOriginal], ct->zone}] = {ct, kDirOriginal};
-  hash_[TupleKey{ct->tuple[kDirReply], ct->zone}] = {ct, kDirReply};
+  hash_.Set(ct, kDirOriginal);
+  hash_.Set(ct, kDirReply);
 }
 
 void Conntrack::Remove(Conn* ct) {
-  for (int d = 0; d < 2; ++d) {
-    auto it = hash_.find(TupleKey{ct->tuple[d], ct->zone});
-    if (it != hash_.end() && it->second.first == ct) hash_.erase(it);
-  }
+  for (int d = 0; d < 2; ++d) hash_.EraseIf(ct, CtDir(d));
   const uint32_t slot = ct->table_slot;
   if (slot < conns_.size() && conns_[slot].get() == ct) {
     std::swap(conns_[slot], conns_.back());
@@ -393,12 +394,15 @@ int Conntrack::TrackPacket(Conn& ct, Packet& skb, unsigned dataoff,
     if (Load16(uh + 6) != 0 && hook == Hook::kPrerouting && cfg_.checksum &&
         !L4ChecksumOk(skb, dataoff, ot.proto))
       return -int(Verdict::kAccept);
-    // A stream only once replies keep coming two seconds after the start.
+    // A stream (and ASSURED) only once replies keep coming more than two
+    // seconds after the first packet.
     if (!confirmed) ct.udp_stream_ts = now + 2;
     if (ct.status & kIpsSeenReply) {
       timeout = cfg_.udp_unreplied;
-      if (now > ct.udp_stream_ts) timeout = cfg_.udp_replied;
-      ct.status |= kIpsAssured;
+      if (now > ct.udp_stream_ts) {
+        timeout = cfg_.udp_replied;
+        ct.status |= kIpsAssured;
+      }
     } else {
       timeout = cfg_.udp_unreplied;
     }
@@ -419,6 +423,7 @@ int Conntrack::TrackPacket(Conn& ct, Packet& skb, unsigned dataoff,
 }
 
 Verdict Conntrack::In(Packet& skb, Hook hook, double now) {
+  now = Jiffies(now);
   std::lock_guard<std::mutex> lock(mu_);
   // A packet that already carries an entry (looped back) or was marked
   // untracked in raw is left alone; a CT template only supplies the zone.
@@ -493,6 +498,7 @@ Verdict Conntrack::In(Packet& skb, Hook hook, double now) {
 }
 
 Verdict Conntrack::Confirm(Packet& skb, double now) {
+  now = Jiffies(now);
   Conn* ct = skb.ct;
   if (ct == nullptr || (ct->status & kIpsConfirmed) ||
       (ct->status & kIpsTemplate))
@@ -503,8 +509,8 @@ Verdict Conntrack::Confirm(Packet& skb, double now) {
   std::lock_guard<std::mutex> lock(mu_);
   if (skb.ct_ref.get() != ct) return Verdict::kAccept;
   // A clash with an entry confirmed meanwhile drops the packet.
-  if (hash_.count(TupleKey{ct->tuple[kDirOriginal], ct->zone}) ||
-      hash_.count(TupleKey{ct->tuple[kDirReply], ct->zone}))
+  if (hash_.Find(ct->tuple[kDirOriginal], ct->zone).ct != nullptr ||
+      hash_.Find(ct->tuple[kDirReply], ct->zone).ct != nullptr)
     return Verdict::kDrop;
   ct->status |= kIpsConfirmed;
   ct->table_slot = uint32_t(conns_.size());
@@ -514,6 +520,7 @@ Verdict Conntrack::Confirm(Packet& skb, double now) {
 }
 
 std::vector<std::string> Conntrack::List(double now) const {
+  now = Jiffies(now);
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::string> out;
   for (const auto& c : conns_) {
@@ -521,7 +528,7 @@ std::vector<std::string> Conntrack::List(double now) const {
     const Tuple& o = c->tuple[kDirOriginal];
     std::string line = fmt::format(
         "{:<8} {} {} ", ProtoName(o.proto), o.proto,
-        int64_t(std::floor(c->expires - now)));
+        int64_t(std::floor(c->expires - now + 1e-7)));
     if (o.proto == kProtoTcp) line += std::string(TcpStateName(c->tcp.state)) + " ";
     line += FormatTuple(o);
     if (!(c->status & kIpsSeenReply)) line += "[UNREPLIED] ";
