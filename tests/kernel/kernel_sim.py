@@ -1541,9 +1541,8 @@ class Run:
         if not info['frag']:
             # The time-exceeded error may not be seen (no route back to the
             # sender); ip_forward / ip6_forward still dropped it for its TTL.
-            dst = info.get('dst')
-            if fwd and own_mac and info.get('ttl', 64) <= 1 and dst is not None \
-                    and not self.host.is_local(dst):
+            if fwd and own_mac and info.get('ttl', 64) <= 1 and \
+                    self._forward_route(p, info, fam):
                 return 'ttl'
             return 'route'
         dst = info.get('dst')
@@ -1557,6 +1556,21 @@ class Run:
         if fwd and own_mac and info.get('ttl', 64) <= 1:
             return 'ttl'
         return 'route'
+
+    def _forward_route(self, p, info, fam):
+        """Whether the kernel routes this arriving packet to be forwarded (a
+        unicast route out of the host), asked of the kernel itself."""
+        dst, src, iface = info.get('dst'), info.get('src'), p.get('iface')
+        if dst is None or src is None or not iface:
+            return False
+        r = run(['ip', '-j', '-6' if fam == 6 else '-4', 'route', 'get', dst, 'from', src,
+                 'iif', iface], ns=self.host.h, check=False)
+        try:
+            routes = json.loads(r.stdout or '[]')
+        except ValueError:
+            return False
+        return bool(routes) and routes[0].get('type', 'unicast') == 'unicast' and \
+            routes[0].get('dev') not in (None, 'lo')
 
     def _tables_at(self, fam, hook):
         order = TABLE_ORDER.get(hook, [])
