@@ -259,6 +259,9 @@ HostModel::HostModel(HostData data) : data_(std::move(data)) {
     }
   for (const RouteEntry& r : data_.routes) {
     (r.family == Family::kIPv4 ? sorted4_ : sorted6_).push_back(&r);
+    auto& tables = r.family == Family::kIPv4 ? tables4_ : tables6_;
+    if (std::find(tables.begin(), tables.end(), r.table) == tables.end())
+      tables.push_back(r.table);
     // inet_rtm_newroute sets fib_has_custom_local_routes for any local
     // route a user adds; the kernel's own (proto kernel) do not.
     if (r.family == Family::kIPv4 && r.type == RouteType::kLocal && !r.kernel)
@@ -415,9 +418,8 @@ bool HostModel::TableExists(Family f, uint32_t table) const {
   // fib_get_table / fib6_get_table: local and main always exist (IPv4 from
   // the first address on), other tables once a route was added to them.
   if (table == kTableMain || table == kTableLocal) return true;
-  for (const RouteEntry& r : data_.routes)
-    if (r.family == f && r.table == table) return true;
-  return false;
+  const auto& t = f == Family::kIPv4 ? tables4_ : tables6_;
+  return std::find(t.begin(), t.end(), table) != t.end();
 }
 
 // ------------------------------------------------------------ IPv4 fib

@@ -167,6 +167,9 @@ class HostModel : public Host {
   // Builds the model; the data is taken as is (nothing is synthesised:
   // local and broadcast routes must be in `routes`, as the kernel has them).
   explicit HostModel(HostData data);
+  // The model points into its own data: it stays where it was built.
+  HostModel(const HostModel&) = delete;
+  HostModel& operator=(const HostModel&) = delete;
 
   const Interface* FindInterface(const std::string& name) const override;
   const std::vector<Interface>& Interfaces() const override {
@@ -294,6 +297,7 @@ class HostModel : public Host {
   std::vector<RuleEntry> rules4_, rules6_;
   bool custom_rules4_ = false, custom_rules6_ = false;
   bool custom_local_routes4_ = false;
+  std::vector<uint32_t> tables4_, tables6_;  // tables that have routes
 };
 
 // IsModelledSysctl tells whether HostModel reads this sysctl key.
