@@ -224,16 +224,13 @@ std::vector<uint8_t> TcpResetV4(const std::vector<uint8_t>& pkt, uint8_t ttl) {
   return r;
 }
 
-std::vector<uint8_t> IcmpUnreachV4(const std::vector<uint8_t>& pkt,
-                                   uint8_t code, const Addr& src, unsigned mtu,
-                                   uint8_t ttl) {
+std::vector<uint8_t> IcmpErrorV4(const std::vector<uint8_t>& pkt, uint8_t type,
+                                 uint8_t code, uint32_t info, const Addr& src,
+                                 unsigned mtu, uint8_t ttl) {
   if (pkt.size() < 20 || NonFirstFragmentV4(pkt)) return {};
   const unsigned ihl = Ihl(pkt);
-  const uint8_t proto = pkt[9];
-  if (ihl > pkt.size()) return {};
-  if (VerifiesChecksum(pkt, ihl, proto) && !ChecksumOkV4(pkt, ihl, proto))
-    return {};
-  if (proto == kProtoIcmp) {  // no error about an error
+  if (IcmpTypeIsError(type) && pkt[9] == kProtoIcmp) {
+    // No error about an error (nor about a type we cannot read).
     if (ihl >= pkt.size() || IcmpTypeIsError(pkt[ihl])) return {};
   }
   // As much of the packet as fits in 576 bytes (RFC 1812), less if the
@@ -242,13 +239,29 @@ std::vector<uint8_t> IcmpUnreachV4(const std::vector<uint8_t>& pkt,
   if (room <= 20) return {};
   const size_t quote = std::min(pkt.size(), size_t(room));
   std::vector<uint8_t> r(28 + quote);
-  const uint8_t tos = (pkt[1] & 0x1e) | 0xc0;  // RT_TOS | internet control
+  // Errors get precedence "internetwork control" over the packet's TOS.
+  const uint8_t tos = IcmpTypeIsError(type) ? (pkt[1] & 0x1e) | 0xc0 : pkt[1];
   PutIpv4Header(r, tos, 0, ttl, kProtoIcmp, src.b.data(), pkt.data() + 12);
-  r[20] = 3;  // destination unreachable
+  r[20] = type;
   r[21] = code;
+  Store32(r.data() + 24, info);
   std::memcpy(r.data() + 28, pkt.data(), quote);
   PutChecksum(r, 22, 20, 0);
   return r;
+}
+
+std::vector<uint8_t> IcmpUnreachV4(const std::vector<uint8_t>& pkt,
+                                   uint8_t code, const Addr& src, unsigned mtu,
+                                   uint8_t ttl) {
+  // nf_send_unreach: a first fragment whose checksum holds, where the
+  // protocol has one nf_reject trusts.
+  if (pkt.size() < 20 || NonFirstFragmentV4(pkt)) return {};
+  const unsigned ihl = Ihl(pkt);
+  const uint8_t proto = pkt[9];
+  if (ihl > pkt.size()) return {};
+  if (VerifiesChecksum(pkt, ihl, proto) && !ChecksumOkV4(pkt, ihl, proto))
+    return {};
+  return IcmpErrorV4(pkt, 3, code, 0, src, mtu, ttl);
 }
 
 std::vector<uint8_t> TcpResetV6(const std::vector<uint8_t>& pkt,
@@ -273,6 +286,30 @@ std::vector<uint8_t> TcpResetV6(const std::vector<uint8_t>& pkt,
   return r;
 }
 
+std::vector<uint8_t> IcmpErrorV6(const std::vector<uint8_t>& pkt, uint8_t type,
+                                 uint8_t code, uint32_t info, const Addr& src,
+                                 uint8_t hoplimit) {
+  if (pkt.size() < 40) return {};
+  // No error to a multicast destination (but "packet too big"), from an
+  // address that names no single node, or about an ICMPv6 error.
+  if (pkt[24] == 0xff && type != 2) return {};
+  static const uint8_t kAny[16] = {};
+  if (pkt[8] == 0xff || std::memcmp(pkt.data() + 8, kAny, 16) == 0) return {};
+  if (Ipv6IcmpIneligible(pkt)) return {};
+  // As much as fits in the IPv6 minimum MTU.
+  const size_t quote = std::min(pkt.size(), size_t(1280 - 40 - 8));
+  std::vector<uint8_t> r(48 + quote);
+  PutIpv6Header(r, kProtoIcmp6, hoplimit, src.b.data(), pkt.data() + 8);
+  r[40] = type;
+  r[41] = code;
+  Store32(r.data() + 44, info);
+  std::memcpy(r.data() + 48, pkt.data(), quote);
+  PutChecksum(r, 42, 40,
+              PseudoHeaderV6(r.data() + 8, r.data() + 24, kProtoIcmp6,
+                             uint32_t(r.size() - 40)));
+  return r;
+}
+
 std::vector<uint8_t> IcmpUnreachV6(const std::vector<uint8_t>& pkt,
                                    uint8_t code, const Addr& src,
                                    uint8_t hoplimit) {
@@ -285,23 +322,7 @@ std::vector<uint8_t> IcmpUnreachV6(const std::vector<uint8_t>& pkt,
     return {};
   if (VerifiesChecksum(pkt, thoff, proto) && !ChecksumOkV6(pkt, thoff, proto))
     return {};
-  // icmpv6_send: no error to a multicast destination, from an address that
-  // names no single node, or about an ICMPv6 error.
-  if (pkt[24] == 0xff) return {};
-  static const uint8_t kAny[16] = {};
-  if (pkt[8] == 0xff || std::memcmp(pkt.data() + 8, kAny, 16) == 0) return {};
-  if (Ipv6IcmpIneligible(pkt)) return {};
-  // As much as fits in the IPv6 minimum MTU.
-  const size_t quote = std::min(pkt.size(), size_t(1280 - 40 - 8));
-  std::vector<uint8_t> r(48 + quote);
-  PutIpv6Header(r, kProtoIcmp6, hoplimit, src.b.data(), pkt.data() + 8);
-  r[40] = 1;  // destination unreachable
-  r[41] = code;
-  std::memcpy(r.data() + 48, pkt.data(), quote);
-  PutChecksum(r, 42, 40,
-              PseudoHeaderV6(r.data() + 8, r.data() + 24, kProtoIcmp6,
-                             uint32_t(r.size() - 40)));
-  return r;
+  return IcmpErrorV6(pkt, 1, code, 0, src, hoplimit);
 }
 
 // ----------------------------------------------------------- rate limiting

@@ -47,6 +47,17 @@ std::vector<uint8_t> IcmpUnreachV4(const std::vector<uint8_t>& pkt,
                                    unsigned mtu = 1500,
                                    uint8_t ttl = kDefaultTtl);
 
+// IcmpErrorV4 returns the ICMP error (type, code, 32-bit info such as the
+// MTU of a "fragmentation needed") that icmp_send builds about pkt, or an
+// empty vector when icmp_send refuses for reasons found in the packet: a
+// non-first fragment, an ICMP error or unknown ICMP type, a truncated ICMP
+// header. REJECT's IcmpUnreachV4 adds nf_send_unreach's checksum check;
+// the engine can use this one for its own errors (TTL exceeded, MTU).
+std::vector<uint8_t> IcmpErrorV4(const std::vector<uint8_t>& pkt, uint8_t type,
+                                 uint8_t code, uint32_t info,
+                                 const core::Addr& src, unsigned mtu = 1500,
+                                 uint8_t ttl = kDefaultTtl);
+
 // TcpResetV6 returns the RST that nf_send_reset6 builds in reply to the
 // IPv6 packet pkt, or an empty vector when the kernel sends none: a source
 // or destination that is not unicast, no TCP header after the extension
@@ -64,6 +75,15 @@ std::vector<uint8_t> TcpResetV6(const std::vector<uint8_t>& pkt,
 std::vector<uint8_t> IcmpUnreachV6(const std::vector<uint8_t>& pkt,
                                    uint8_t code, const core::Addr& src,
                                    uint8_t hoplimit = kDefaultTtl);
+
+// IcmpErrorV6 returns the ICMPv6 error (type, code, info) that icmpv6_send
+// builds about pkt, or an empty vector when icmpv6_send refuses for reasons
+// found in the packet: a multicast destination (but for "packet too big"),
+// an unspecified or multicast source, or an ICMPv6 error.
+std::vector<uint8_t> IcmpErrorV6(const std::vector<uint8_t>& pkt, uint8_t type,
+                                 uint8_t code, uint32_t info,
+                                 const core::Addr& src,
+                                 uint8_t hoplimit = kDefaultTtl);
 
 // Ipv6SkipExthdr walks the IPv6 extension headers like the kernel's
 // ipv6_skip_exthdr: from offset start with nexthdr, it returns the offset
@@ -84,10 +104,12 @@ int Ipv6SkipExthdr(const std::vector<uint8_t>& pkt, int start, uint8_t& nexthdr,
 class IcmpRateLimiter {
  public:
   // Allow decides one error of type/code to peer at time now (seconds).
-  // in_loopback: the offending packet arrived on a loopback device (exempt
-  // from both limits); out_loopback: the error leaves through loopback
-  // (exempt from the per-peer limit); route_plen: IPv6, the prefix length
-  // of the route to peer.
+  // in_loopback: the offending packet arrived on a loopback device, which
+  // exempts it from both limits (so does a locally generated IPv6 packet:
+  // nf_send_unreach6 hands it over as if from lo; not an IPv4 one);
+  // out_loopback: the error leaves through loopback (exempt from the
+  // per-peer limit); route_plen: IPv6, the prefix length of the route to
+  // peer.
   bool Allow(core::Family f, const core::Addr& peer, uint8_t type, uint8_t code,
              double now, bool in_loopback, bool out_loopback,
              unsigned route_plen = 128);

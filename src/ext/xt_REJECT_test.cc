@@ -320,6 +320,38 @@ TEST(IcmpUnreachV4, Silences) {
                   .empty());
 }
 
+TEST(IcmpErrorV4, TimeExceededAndFragmentationNeeded) {
+  std::vector<uint8_t> udp(8, 0);
+  Put16(udp, 4, 8);
+  auto pkt = Ip4(17, udp, 0x10);
+  auto te = IcmpErrorV4(pkt, 11, 0, 0, Ip("10.0.0.1"));
+  ASSERT_EQ(te.size(), 28 + pkt.size());
+  EXPECT_EQ(te[1], 0xd0);
+  EXPECT_EQ(te[20], 11);
+  EXPECT_TRUE(L4Ok(te, 20, false));
+  auto fn = IcmpErrorV4(pkt, 3, 4, 1400, Ip("10.0.0.1"));
+  ASSERT_FALSE(fn.empty());
+  EXPECT_EQ(Get32(fn, 24), 1400u);  // unused 16 bits, then the next-hop MTU
+  EXPECT_TRUE(L4Ok(fn, 20, false));
+  // icmp_send itself does not look at the payload's checksum.
+  pkt[27] ^= 0xff;
+  EXPECT_FALSE(IcmpErrorV4(pkt, 11, 0, 0, Ip("10.0.0.1")).empty());
+  EXPECT_TRUE(
+      IcmpUnreachV4(WithL4Checksum(pkt, 20, 6, false), 3, Ip("10.0.0.1"))
+          .size() > 0);
+}
+
+TEST(IcmpErrorV6, PacketTooBigMayAnswerMulticast) {
+  std::vector<uint8_t> udp(8, 0);
+  Put16(udp, 4, 8);
+  auto mc = WithL4Checksum(Ip6(17, udp, "2001:db8::2", "ff0e::1"), 40, 6, true);
+  auto ptb = IcmpErrorV6(mc, 2, 0, 1280, Ip("2001:db8::1"));
+  ASSERT_FALSE(ptb.empty());
+  EXPECT_EQ(Get32(ptb, 44), 1280u);
+  EXPECT_TRUE(L4Ok(ptb, 40, true));
+  EXPECT_TRUE(IcmpErrorV6(mc, 3, 0, 0, Ip("2001:db8::1")).empty());
+}
+
 TEST(TcpResetV6, AnswersASyn) {
   auto syn = WithL4Checksum(Ip6(6, Tcp(1000, 0, 0x02, 3)), 40, 16, true);
   auto r = TcpResetV6(syn);
