@@ -410,10 +410,6 @@ uint32_t HostModel::RouteMtu(const RouteEntry* r, const Interface* dev) const {
   return std::min(mtu, 65535u);
 }
 
-bool HostModel::CustomRules(Family f) const {
-  return f == Family::kIPv4 ? custom_rules4_ : custom_rules6_;
-}
-
 bool HostModel::TableExists(Family f, uint32_t table) const {
   // fib_get_table / fib6_get_table: local and main always exist (IPv4 from
   // the first address on), other tables once a route was added to them.

@@ -146,11 +146,11 @@ struct HostData {
 // FibResult is the outcome of one fib lookup (struct fib_result /
 // fib6_result plus the error the lookup returned).
 struct FibResult {
-  int err = 0;
-  const RouteEntry* route = nullptr;
-  const NextHop* nh = nullptr;
+  int err = 0;                        // 0 or a negative errno (kE*)
+  const RouteEntry* route = nullptr;  // the route found, if any
+  const NextHop* nh = nullptr;        // its path used
   RouteType type = RouteType::kUnspec;
-  unsigned prefixlen = 0;
+  unsigned prefixlen = 0;  // of the route found (suppress_prefixlength)
 };
 
 // RouteDetail is a Route plus what `ip route get` prints beside it; the CLI
@@ -162,6 +162,29 @@ struct RouteDetail {
 };
 
 // HostModel implements Host from HostData.
+//
+// What the answers mean (beyond host.h):
+// - RouteInput is ip_route_input_noref / ip6_route_input. Local, broadcast
+//   and multicast deliveries come back with dev = lo (the kernel's dst
+//   device); a forward with the output device and gateway. IPv4 refusals
+//   (martians, rp_filter, forwarding off: -EHOSTUNREACH) are errors as the
+//   kernel's; IPv6 has no martian checks in routing (ipv6_rcv makes them
+//   before PREROUTING) and its forwarding switch is ip6_forward's, so a
+//   forward route comes back even when forwarding is off. IPv6 multicast to
+//   a group the input device has not joined is -EINVAL here (ip6_mc_input's
+//   drop, after PREROUTING like IPv4's routing refusal).
+// - RouteOutput is ip_route_output_key / ip6_route_output; prefsrc is the
+//   source a sender that left it unset gets (fl4->saddr after the lookup /
+//   ip6_route_get_saddr), or the given source.
+// - AddrType for IPv6 folds xt_addrtype's match_lookup_rt6 into one type.
+// Not modelled (documented where it matters): multipath hashing (the first
+// live path is taken), the default-route choice by neighbour state among
+// default routes of equal metric (the first is taken, as the kernel does
+// while the first gateway has no neighbour entry), the route cache (for
+// instance a multicast rtable cached on a next hop shared with a route
+// covering 224.0.0.0/4), rule selectors on protocol, ports and uid (the
+// lookups carry neither: such rules never match, uid is 0), VRF (l3mdev),
+// suppress_ifgroup, and multicast routing daemons.
 class HostModel : public Host {
  public:
   // Builds the model; the data is taken as is (nothing is synthesised:
@@ -228,7 +251,7 @@ class HostModel : public Host {
   // SetSysctl changes one sysctl (same names as HostData::sysctl).
   void SetSysctl(const std::string& key, int value);
 
-  // FibLookup4 is fib_lookup() for an IPv4 flow; exposed for tests.
+  // Flow4 is the part of a struct flowi4 the IPv4 lookups read.
   struct Flow4 {
     Addr dst, src;
     int iif = 0, oif = 0;
@@ -237,8 +260,11 @@ class HostModel : public Host {
     uint8_t scope = kScopeUniverse;
     uint32_t uid = 0;
   };
+  // FibLookup4 is fib_lookup() for an IPv4 flow.
   FibResult FibLookup4(const Flow4& fl) const;
 
+  // data is what the model was built from (with IPv6 reject routes given a
+  // path on lo and gateways resolved).
   const HostData& data() const { return data_; }
 
  private:
@@ -287,7 +313,6 @@ class HostModel : public Host {
                          Addr* out) const;
 
   RouteDetail Finish(const FibResult& res, Route rt) const;
-  bool CustomRules(Family f) const;
   uint32_t RouteMtu(const RouteEntry* r, const Interface* dev) const;
 
   HostData data_;
