@@ -528,4 +528,5 @@ NETFENCE_REGISTER(RegisterTarget({
 }  // namespace netfence::ext
 
 // TRACE lines print the same packet dump as LOG.
-NETFENCE_REGISTER(netfence::core::RegisterPacketDump(&netfence::ext::FormatLogLine));
+NETFENCE_REGISTER(
+    netfence::core::RegisterPacketDump(&netfence::ext::FormatLogLine));
