@@ -1,6 +1,7 @@
 // string match (revision 1): find a byte pattern in the packet between
-// two offsets with the kernel's textsearch algorithms, Boyer-Moore ("bm")
-// or Knuth-Morris-Pratt ("kmp"), optionally ignoring case (xt_string).
+// two offsets with the kernel's textsearch algorithms, Boyer-Moore ("bm"),
+// Knuth-Morris-Pratt ("kmp") or the token state machine ("fsm"),
+// optionally ignoring case (xt_string).
 #include <fmt/format.h>
 
 #include <array>
@@ -135,6 +136,130 @@ class Kmp : public TextSearch {
   std::vector<unsigned> prefix_;
 };
 
+// Fsm is lib/ts_fsm.c: the pattern is an array of 4-byte tokens (type as
+// a little-endian u16, recurrence, value) describing a small state
+// machine; a match must also run to the end of the data unless the last
+// token absorbs the rest.
+class Fsm : public TextSearch {
+ public:
+  // Make validates the tokens as fsm_init does; nullptr means EINVAL.
+  static std::shared_ptr<Fsm> Make(const std::string& pat, bool icase) {
+    if (pat.empty() || pat.size() % 4 != 0 || icase) return nullptr;
+    auto fsm = std::shared_ptr<Fsm>(new Fsm);
+    const size_t n = pat.size() / 4;
+    for (size_t i = 0; i < n; ++i) {
+      const uint8_t* t = reinterpret_cast<const uint8_t*>(pat.data()) + 4 * i;
+      const unsigned type = unsigned(t[0]) | unsigned(t[1]) << 8;
+      if (type > kTypeMax || t[2] > kRecurMax) return nullptr;
+      if (t[2] == kHeadIgnore && (i != 0 || i == n - 1)) return nullptr;
+      fsm->tokens_.push_back({kTokenMap[type], t[2], t[3]});
+    }
+    return fsm;
+  }
+
+  unsigned Find(const uint8_t* data, unsigned len) const override {
+    const size_t n = tokens_.size();
+    unsigned pos = 0;
+    if (pos >= len) return UINT_MAX;
+    const bool strict = tokens_[0].recur != kHeadIgnore;
+  startover:
+    unsigned match_start = pos;
+    for (size_t i = 0; i < n; ++i) {
+      const Token& cur = tokens_[i];
+      const Token* next = i + 1 < n ? &tokens_[i + 1] : nullptr;
+      switch (cur.recur) {
+        case kSingle:
+          if (pos >= len) return UINT_MAX;
+          if (!cur.Matches(data[pos])) {
+            if (strict) return UINT_MAX;
+            ++pos;
+            goto startover;
+          }
+          break;
+        case kPerhaps:
+          if (pos >= len || !cur.Matches(data[pos])) continue;
+          break;
+        case kMulti:
+          if (pos >= len) return UINT_MAX;
+          if (!cur.Matches(data[pos])) {
+            if (strict) return UINT_MAX;
+            ++pos;
+            goto startover;
+          }
+          ++pos;
+          [[fallthrough]];
+        case kAny:
+          if (next == nullptr) return match_start;
+          if (pos >= len) continue;
+          while (!next->Matches(data[pos])) {
+            if (!cur.Matches(data[pos])) {
+              if (strict) return UINT_MAX;
+              ++pos;
+              goto startover;
+            }
+            if (++pos >= len) return UINT_MAX;
+          }
+          continue;
+        case kHeadIgnore:
+          if (pos >= len) continue;
+          while (!next->Matches(data[pos])) {
+            if (!cur.Matches(data[pos])) return UINT_MAX;
+            if (++pos >= len) return UINT_MAX;
+          }
+          match_start = pos;
+          continue;
+      }
+      ++pos;
+    }
+    return pos >= len ? match_start : UINT_MAX;
+  }
+
+ private:
+  // Character classes of the kernel's ctype table, plus ASCII and "any".
+  enum : uint16_t {
+    kU = 0x01, kL = 0x02, kD = 0x04, kC = 0x08, kP = 0x10, kS = 0x20,
+    kX = 0x40, kSP = 0x80, kA = 0x100, kW = 0x200,
+  };
+  enum : uint8_t { kSingle, kPerhaps, kAny, kMulti, kHeadIgnore };
+  static constexpr unsigned kTypeMax = 13, kRecurMax = kHeadIgnore;
+  static constexpr uint16_t kTokenMap[kTypeMax + 1] = {
+      0,                       kW,          kD,      kD | kX,
+      kP | kU | kL | kD | kSP, kU | kL,     kU | kL | kD,
+      kA,                      kC,          kP | kU | kL | kD,
+      kL,                      kU,          kP,      kS,
+  };
+
+  // Classes returns the classes of a byte (the kernel's token_lookup_tbl).
+  static uint16_t Classes(uint8_t c) {
+    uint16_t f = kW;
+    if (c < 0x80) f |= kA;
+    if (c < 0x20 || c == 0x7f) f |= kC;
+    if ((c >= 9 && c <= 13) || c == ' ' || c == 0xa0) f |= kS;
+    if (c == ' ' || c == 0xa0) f |= kSP;
+    if (c >= '0' && c <= '9') f |= kD;
+    if ((c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f')) f |= kX;
+    if ((c >= 'A' && c <= 'Z') || (c >= 0xc0 && c <= 0xde && c != 0xd7))
+      f |= kU;
+    if ((c >= 'a' && c <= 'z') || c == 0xdf || (c >= 0xe0 && c != 0xf7))
+      f |= kL;
+    const bool punct_ascii = (c > 0x20 && c < 0x7f) && !(f & (kU | kL | kD));
+    if (punct_ascii || (c >= 0xa1 && c <= 0xbf) || c == 0xd7 || c == 0xf7)
+      f |= kP;
+    return f;
+  }
+
+  struct Token {
+    uint16_t type;  // class mask; 0 means the specific value
+    uint8_t recur;
+    uint8_t value;
+    bool Matches(uint8_t d) const {
+      return type ? (Classes(d) & type) != 0 : value == d;
+    }
+  };
+
+  std::vector<Token> tokens_;
+};
+
 bool IsPrint(uint8_t c) { return c >= 0x20 && c < 0x7f; }
 bool IsXDigit(char c) { return isxdigit(uint8_t(c)) != 0; }
 
@@ -232,8 +357,11 @@ class StringMatch : public Match {
       search_ = std::make_shared<BoyerMoore>(pattern_, icase);
     else if (algo_ == "kmp")
       search_ = std::make_shared<Kmp>(pattern_, icase);
+    else if (algo_ == "fsm")
+      search_ = Fsm::Make(pattern_, icase);
     else
       throw CommitError("string: unknown algorithm `" + algo_ + "'");
+    if (search_ == nullptr) throw CommitError("string: invalid fsm pattern");
   }
 
   void Save(SaveCtx& s) const override {

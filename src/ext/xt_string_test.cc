@@ -124,5 +124,22 @@ TEST(StringMatch, HexStringAndSave) {
                       "-m string --string x --algo bm --from 5 --to 4"));
 }
 
+TEST(StringMatch, FsmTokens) {
+  // Tokens: digit (multi), then 'x' (single): digits then "x" ending the
+  // packet. Each token: type (u16 LE), recurrence, value.
+  auto r = Load(Family::kIPv4,
+                "-m string --hex-string \"|02 00 03 00 00 00 00 78|\" "
+                "--algo fsm --from 20");
+  Packet a = Payload("123x"), b = Payload("123xy"), c = Payload("x");
+  EXPECT_TRUE(Eval(*r.m, a));
+  EXPECT_FALSE(Eval(*r.m, b));  // fsm wants the match to end the data
+  EXPECT_FALSE(Eval(*r.m, c));
+  // Text is no token list: refused when the table is committed.
+  EXPECT_TRUE(Refused(Family::kIPv4, "-m string --string abcd --algo fsm"));
+  EXPECT_TRUE(Refused(Family::kIPv4,
+                      "-m string --hex-string \"|02000300|\" --algo fsm "
+                      "--icase"));
+}
+
 }  // namespace
 }  // namespace netfence::ext
