@@ -28,38 +28,82 @@ void ResolveJumps(Table& t) {
 
 }  // namespace
 
-std::vector<HookMask> ChainHookMasks(const Table& t) {
-  std::vector<HookMask> masks(t.chains.size(), 0);
-  std::vector<int> state(t.chains.size(), 0);  // 0 new, 1 on stack, 2 done
-  std::function<void(int, HookMask)> visit = [&](int ci, HookMask h) {
-    if (state[ci] == 1)
-      throw CommitError("Too many levels of symbolic links (a loop of "
-                        "jumps through chain `" + t.chains[ci].name + "')");
-    if ((masks[ci] & h) == h && state[ci] == 2) return;
-    masks[ci] |= h;
-    state[ci] = 1;
-    for (const Rule& r : t.chains[ci].rules) {
-      if (!IsChainJump(r)) continue;
-      int target = r.chain_index >= 0 ? r.chain_index
-                                      : t.ChainIndex(r.chain_target);
-      if (target >= 0) visit(target, h);
+namespace {
+
+}  // namespace
+
+bool Unconditional(const Rule& r) {
+  static const IpFilter kEmpty;
+  const IpFilter& f = r.ip;
+  return r.matches.empty() && f.src == kEmpty.src && f.smsk == kEmpty.smsk &&
+         f.dst == kEmpty.dst && f.dmsk == kEmpty.dmsk &&
+         f.in.name == kEmpty.in.name && f.in.mask == kEmpty.in.mask &&
+         f.out.name == kEmpty.out.name && f.out.mask == kEmpty.out.mask &&
+         f.proto == 0 && !f.proto_set && !f.frag && f.invflags == 0;
+}
+
+namespace {
+
+// HookWalk follows mark_source_chains for one hook: it walks entries in
+// order, chases jumps and gotos, stops at an unconditional verdict (or the
+// chain's tail) and at entries this hook already visited, and refuses a
+// jump back onto the path being walked (a loop).
+class HookWalk {
+ public:
+  HookWalk(const Table& t, std::vector<std::vector<HookMask>>& seen)
+      : t_(t), seen_(seen) {
+    for (const Chain& c : t.chains) onpath_.emplace_back(c.rules.size() + 1, false);
+  }
+
+  void Walk(int chain, HookMask h) {
+    const Chain& c = t_.chains[chain];
+    std::vector<int> pushed;
+    for (size_t i = 0;; ++i) {
+      if (onpath_[chain][i])
+        throw CommitError("Too many levels of symbolic links (a loop of "
+                          "jumps through chain `" + c.name + "')");
+      const bool was = seen_[chain][i] & h;
+      seen_[chain][i] |= h;
+      onpath_[chain][i] = true;
+      pushed.push_back(int(i));
+      if (i == c.rules.size() || was) break;  // tail: policy or RETURN
+      const Rule& r = c.rules[i];
+      if (r.kind == TargetKind::kStandard && Unconditional(r)) break;
+      if (r.kind == TargetKind::kJump || r.kind == TargetKind::kGoto) {
+        const int target =
+            r.chain_index >= 0 ? r.chain_index : t_.ChainIndex(r.chain_target);
+        if (target >= 0) Walk(target, h);
+      }
     }
-    state[ci] = 2;
-  };
+    for (int i : pushed) onpath_[chain][i] = false;
+  }
+
+ private:
+  const Table& t_;
+  std::vector<std::vector<HookMask>>& seen_;
+  std::vector<std::vector<bool>> onpath_;
+};
+
+}  // namespace
+
+std::vector<std::vector<HookMask>> RuleHookMasks(const Table& t) {
+  std::vector<std::vector<HookMask>> seen;
+  for (const Chain& c : t.chains) seen.emplace_back(c.rules.size() + 1, 0);
   for (size_t i = 0; i < t.chains.size(); ++i) {
     if (!t.chains[i].builtin) continue;
-    std::fill(state.begin(), state.end(), 0);
-    visit(int(i), HookBit(t.chains[i].hook));
+    HookWalk(t, seen).Walk(int(i), HookBit(t.chains[i].hook));
   }
-  return masks;
+  return seen;
 }
 
 void CommitTable(Table& t) {
   ResolveJumps(t);
-  std::vector<HookMask> masks = ChainHookMasks(t);
+  // Each rule is checked against the hooks it can actually be reached from.
+  std::vector<std::vector<HookMask>> masks = RuleHookMasks(t);
   for (size_t ci = 0; ci < t.chains.size(); ++ci) {
-    for (Rule& r : t.chains[ci].rules) {
-      CheckCtx ctx{t.name, &r.ip, masks[ci], t.family};
+    for (size_t ri = 0; ri < t.chains[ci].rules.size(); ++ri) {
+      Rule& r = t.chains[ci].rules[ri];
+      CheckCtx ctx{t.name, &r.ip, masks[ci][ri], t.family};
       ctx.matches = &r.matches;
       ctx.scope = t.scope.get();
       try {

@@ -11,7 +11,13 @@ namespace netfence::core {
 // CommitError naming the offending rule's line.
 void CommitTable(Table& t);
 
-// ChainHookMasks returns, per chain index, the hooks it is reachable from.
-std::vector<HookMask> ChainHookMasks(const Table& t);
+// Unconditional is the kernel's test for an entry with an all-wildcard
+// header (nothing set, not even "-i +") and no matches.
+bool Unconditional(const Rule& r);
+
+// RuleHookMasks returns, per chain and rule (plus the chain's tail), the
+// hooks that rule is reachable from (mark_source_chains). Throws
+// CommitError on a loop.
+std::vector<std::vector<HookMask>> RuleHookMasks(const Table& t);
 
 }  // namespace netfence::core

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "core/commit.h"
 #include "core/pktinfo.h"
 #include "core/restore.h"
 
@@ -179,7 +180,8 @@ std::shared_ptr<const FamilyTables> HookEngine::SetRules(
     for (auto& t : rs->tables) {
       for (const Chain& c : t->chains)
         for (const Rule& r : c.rules) ft->conntrack = ft->conntrack || LoadsConntrack(r);
-      ft->tables.push_back(std::make_unique<TableRuntime>(std::move(t)));
+      ft->tables.push_back(
+          std::make_unique<TableRuntime>(std::move(t), opts_.tables));
     }
   }
   auto& slot = f == Family::kIPv4 ? v4_ : v6_;
@@ -218,7 +220,11 @@ class Tracer : public RuleVisitor {
     PacketDumpFn dump = PacketDump();
     if (dump == nullptr) return;
     const Chain& c = t.chains[chain];
-    const char* what = rule >= 0 ? "rule" : c.builtin ? "policy" : "return";
+    // An unconditional verdict reads like the chain's own end to the
+    // kernel's trace (get_chainname_rulenum).
+    const bool tail = rule < 0 || (c.rules[rule].kind == TargetKind::kStandard &&
+                                   Unconditional(c.rules[rule]));
+    const char* what = !tail ? "rule" : c.builtin ? "policy" : "return";
     const size_t num = rule >= 0 ? size_t(rule) + 1 : c.rules.size() + 1;
     // NF_LOG_DEFAULT_MASK: TCP sequence and options, IP options, uid.
     sink_.Log(dump(skb_, st_.hook, st_.in, st_.out,

@@ -186,6 +186,9 @@ std::vector<std::string> SplitParams(std::string_view s) {
   return out;
 }
 
+// StopRestore ends a load early and successfully (-V, -h).
+struct StopRestore {};
+
 // Ext is an extension type loaded into the option table of one rule line.
 struct Ext {
   const MatchType* match = nullptr;
@@ -462,8 +465,22 @@ Command LineParser::Parse(const std::vector<std::string>& argv) {
       }
       case 'L':
       case 'S':
-        throw ParseError(std::string("-") + char(code) +
-                         " (listing) is not supported in a ruleset file");
+        // Listing prints to iptables-restore's output and changes nothing;
+        // only a missing chain makes it fail.
+        AddCommand(c, code == 'L' ? kCmdList : kCmdListRules,
+                   kCmdZero | kCmdZeroNum, invert);
+        if (g.has_optarg)
+          c.chain = g.optarg;
+        else if (HasArg(g, argv))
+          c.chain = argv[g.optind++];
+        if (HasArg(g, argv)) {
+          uint64_t n;
+          std::string a = argv[g.optind++];
+          if (!StrToU64(a, n, 1, INT32_MAX))
+            throw ParseError("Invalid rule number `" + a + "'");
+          c.rulenum = n;
+        }
+        break;
       case 'F':
       case 'X':
       case 'Z': {
@@ -523,9 +540,10 @@ Command LineParser::Parse(const std::vector<std::string>& argv) {
         c.policy = argv[g.optind++];
         break;
       case 'h':
-        throw ParseError("-h (help) is not supported in a ruleset file");
       case 'V':
-        throw ParseError("-V (version) is not supported in a ruleset file");
+        // iptables prints help or its version and exits 0 on the spot: what
+        // was committed stays, the table in progress is dropped.
+        throw StopRestore{};
       case 'p': {
         SetOption(c, kOptProtocol, invert);
         // iptables reads the protocol from the last consumed argument.
@@ -781,22 +799,29 @@ void TableEditor::DeleteChain(const std::string& name) {
 void TableEditor::GenericOptCheck(const Command& c) {
   // Options legal per command (commands_v_options), as bit sets.
   const unsigned rule_opts = ~(kOptNumeric | kOptExpanded | kOptLineNumbers);
-  unsigned legal;
-  switch (c.command) {
-    case kCmdInsert:
-    case kCmdReplace:
-    case kCmdAppend:
-      legal = rule_opts;
-      break;
-    case kCmdDelete:
-    case kCmdCheck:
-      legal = rule_opts & ~kOptCounters;
-      break;
-    case kCmdSetPolicy:
-      legal = kOptVerbose | kOptCounters;
-      break;
-    default:
-      legal = kOptVerbose;
+  // An option is legal when any of the given commands allows it.
+  unsigned legal = 0;
+  for (unsigned cmd = 1; cmd <= kCmdCheck; cmd <<= 1) {
+    if (!(c.command & cmd)) continue;
+    switch (cmd) {
+      case kCmdInsert:
+      case kCmdReplace:
+      case kCmdAppend:
+        legal |= rule_opts;
+        break;
+      case kCmdDelete:
+      case kCmdCheck:
+        legal |= rule_opts & ~kOptCounters;
+        break;
+      case kCmdSetPolicy:
+        legal |= kOptVerbose | kOptCounters;
+        break;
+      case kCmdList:
+        legal |= kOptNumeric | kOptVerbose | kOptExpanded | kOptLineNumbers;
+        break;
+      default:
+        legal |= kOptVerbose;
+    }
   }
   for (int i = 0; i < 12; ++i) {
     unsigned bit = 1u << i;
@@ -946,6 +971,9 @@ std::unique_ptr<Ruleset> RestoreDriver::Run(std::string_view text) {
       }
     } catch (const RestoreError&) {
       throw;
+    } catch (const StopRestore&) {
+      cur_.reset();
+      return std::move(rs_);
     } catch (const ParseError& e) {
       Fail(line, e.what());
     } catch (const CommitError& e) {
@@ -1133,6 +1161,23 @@ void RestoreDriver::ExecuteCommand(Command& c, int line,
   }
   if (!rule_cmd) {
     switch (c.command) {
+      case kCmdList:
+      case kCmdListRules:
+      case kCmdList | kCmdZero:
+      case kCmdList | kCmdZeroNum:
+      case kCmdListRules | kCmdZero:
+      case kCmdListRules | kCmdZeroNum: {
+        if (!c.chain.empty()) ed.MustChain(c.chain);
+        const unsigned zero = c.command & (kCmdZero | kCmdZeroNum);
+        if (zero) {
+          Command z;
+          z.command = zero;
+          z.chain = c.chain;
+          z.rulenum = c.rulenum;
+          ExecuteCommand(z, line, argv);
+        }
+        return;
+      }
       case kCmdDeleteNum: {
         Chain& ch = ed.MustChain(c.chain);
         if (c.rulenum > ch.rules.size())
