@@ -72,8 +72,7 @@ class Ah6Match : public Match {
     switch (c.id()) {
       case kSpi:
         spis_[0] = uint32_t(c.val.range[0]);
-        spis_[1] =
-            uint32_t(c.val.nvals == 1 ? c.val.range[0] : c.val.range[1]);
+        spis_[1] = uint32_t(c.val.nvals == 1 ? c.val.range[0] : c.val.range[1]);
         if (c.invert) invflags_ |= kInvSpi;
         break;
       case kLen:

@@ -15,13 +15,16 @@ struct Rule1 {
 };
 
 [[maybe_unused]] Rule1 Load(Family f, const std::string& rule,
-           const std::string& chain = "INPUT") {
+                            const std::string& chain = "INPUT") {
   static const BuiltinResolver kResolver;
   RestoreOptions o{f, &kResolver, "test"};
   Rule1 r;
   r.rs = Restore("*filter\n-A " + chain + " " + rule + "\nCOMMIT\n", o);
-  r.m = r.rs->FindTable("filter")->FindChain(chain)->rules[0]
-            .matches.back().match.get();
+  r.m = r.rs->FindTable("filter")
+            ->FindChain(chain)
+            ->rules[0]
+            .matches.back()
+            .match.get();
   return r;
 }
 
@@ -55,8 +58,9 @@ struct Rule1 {
 
 // Eval runs the match on a packet; thoff and fragoff as the engine sets.
 [[maybe_unused]] bool Eval(const Match& m, Packet& pkt, unsigned thoff = 0,
-          bool* hotdrop = nullptr, int fragoff = 0, uint8_t l4proto = 0,
-          const HookState* state = nullptr) {
+                           bool* hotdrop = nullptr, int fragoff = 0,
+                           uint8_t l4proto = 0,
+                           const HookState* state = nullptr) {
   XtParams p;
   p.skb = &pkt;
   p.state = state;

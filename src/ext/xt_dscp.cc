@@ -1,7 +1,6 @@
 // dscp match: the DiffServ code point, the upper six bits of the IPv4 TOS
 // byte or IPv6 traffic class (xt_dscp).
 #include <fmt/format.h>
-
 #include <strings.h>
 
 #include <cstring>

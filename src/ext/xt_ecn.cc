@@ -74,8 +74,8 @@ class EcnMatch : public Match {
 
  private:
   bool IpMatches(const Packet& skb) const {
-    const uint8_t ect = skb.family == Family::kIPv4 ? skb.data[1] & 3
-                                                    : (skb.data[1] >> 4) & 3;
+    const uint8_t ect =
+        skb.family == Family::kIPv4 ? skb.data[1] & 3 : (skb.data[1] >> 4) & 3;
     return (ect == ip_ect_) ^ bool(invert_ & kOpIp);
   }
 

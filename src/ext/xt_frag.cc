@@ -98,8 +98,7 @@ class FragMatch : public Match {
     return ((id >= ids_[0] && id <= ids_[1]) ^ bool(invflags_ & kInvIds)) &&
            !((flags_ & kFlagRes) && (fh[1] != 0 || (frag_off & 0x6))) &&
            !((flags_ & kFlagFirst) && (frag_off & ~0x7)) &&
-           !((flags_ & kFlagMore) && !more) &&
-           !((flags_ & kFlagLast) && more);
+           !((flags_ & kFlagMore) && !more) && !((flags_ & kFlagLast) && more);
   }
 
  private:

@@ -32,11 +32,11 @@ unsigned long ParseNum(const char* ext, const std::string& s,
   errno = 0;
   unsigned long v = strtoul(str, &end, 0);
   if (end == str)
-    throw ParseError(fmt::format("{}: no valid digits in {} `{}'", ext, what,
-                                 s));
+    throw ParseError(
+        fmt::format("{}: no valid digits in {} `{}'", ext, what, s));
   if (v == ULONG_MAX && errno == ERANGE)
-    throw ParseError(fmt::format("{} `{}' specified too big: would overflow",
-                                 what, s));
+    throw ParseError(
+        fmt::format("{} `{}' specified too big: would overflow", what, s));
   if (*str != '\0' && *end != '\0')
     throw ParseError(fmt::format("{}: error parsing {} `{}'", ext, what, s));
   return v;
@@ -70,7 +70,8 @@ class OptsMatch : public Match {
     if (flags_ & kFlagOpts) s.out += fmt::format(" --{}-opts", name_);
     for (unsigned i = 0; i < optsnr_; ++i) {
       s.out += fmt::format("{}{}", i == 0 ? ' ' : ',', opts_[i] >> 8);
-      if ((opts_[i] & 0xFF) != 0xFF) s.out += fmt::format(":{}", opts_[i] & 0xFF);
+      if ((opts_[i] & 0xFF) != 0xFF)
+        s.out += fmt::format(":{}", opts_[i] & 0xFF);
     }
   }
 
@@ -104,13 +105,14 @@ class OptsMatch : public Match {
     for (; more && i < kMaxOpts; ++i) {
       size_t comma = arg.find(',', pos);
       more = comma != std::string::npos;
-      std::string item = arg.substr(pos, more ? comma - pos : std::string::npos);
+      std::string item =
+          arg.substr(pos, more ? comma - pos : std::string::npos);
       pos = comma + 1;
       size_t colon = item.find(':');
       if (colon != std::string::npos && i == kMaxOpts - 1)
         throw ParseError("too many ports specified");
-      opts_[i] = uint16_t((ParseNum(name_, item.substr(0, colon), "opt") & 0xFF)
-                          << 8);
+      opts_[i] =
+          uint16_t((ParseNum(name_, item.substr(0, colon), "opt") & 0xFF) << 8);
       if (colon != std::string::npos) {
         if (opts_[i] == 0)
           throw ParseError(nexthdr_ == 0 ? "PAD0 has not got length"
@@ -145,8 +147,7 @@ class OptsMatch : public Match {
       } else {
         optlen = 1;  // Pad1
       }
-      if ((ptr > len - optlen || hdrlen < optlen) && temp < optsnr_ - 1u)
-        break;
+      if ((ptr > len - optlen || hdrlen < optlen) && temp < optsnr_ - 1u) break;
       ptr += optlen;
       hdrlen -= optlen;
     }

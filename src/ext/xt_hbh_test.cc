@@ -15,13 +15,16 @@ struct Rule1 {
 };
 
 [[maybe_unused]] Rule1 Load(Family f, const std::string& rule,
-           const std::string& chain = "INPUT") {
+                            const std::string& chain = "INPUT") {
   static const BuiltinResolver kResolver;
   RestoreOptions o{f, &kResolver, "test"};
   Rule1 r;
   r.rs = Restore("*filter\n-A " + chain + " " + rule + "\nCOMMIT\n", o);
-  r.m = r.rs->FindTable("filter")->FindChain(chain)->rules[0]
-            .matches.back().match.get();
+  r.m = r.rs->FindTable("filter")
+            ->FindChain(chain)
+            ->rules[0]
+            .matches.back()
+            .match.get();
   return r;
 }
 
@@ -55,8 +58,9 @@ struct Rule1 {
 
 // Eval runs the match on a packet; thoff and fragoff as the engine sets.
 [[maybe_unused]] bool Eval(const Match& m, Packet& pkt, unsigned thoff = 0,
-          bool* hotdrop = nullptr, int fragoff = 0, uint8_t l4proto = 0,
-          const HookState* state = nullptr) {
+                           bool* hotdrop = nullptr, int fragoff = 0,
+                           uint8_t l4proto = 0,
+                           const HookState* state = nullptr) {
   XtParams p;
   p.skb = &pkt;
   p.state = state;
@@ -74,13 +78,13 @@ Packet OptsPacket(uint8_t nh) {
   Packet p = V6(48, nh);
   uint8_t* h = &p.data[40];
   h[0] = 59;
-  h[1] = 0;           // 8 bytes
-  h[2] = 5;           // Router Alert
+  h[1] = 0;  // 8 bytes
+  h[2] = 5;  // Router Alert
   h[3] = 2;
   h[4] = 0;
   h[5] = 0;
-  h[6] = 0;           // Pad1
-  h[7] = 0;           // Pad1
+  h[6] = 0;  // Pad1
+  h[7] = 0;  // Pad1
   return p;
 }
 

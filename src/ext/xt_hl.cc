@@ -40,8 +40,8 @@ class HlMatch : public Match {
   }
 
   void Save(SaveCtx& s) const override {
-    static const char* const kOps[] = {" --hl-eq", " ! --hl-eq",
-                                       " --hl-lt", " --hl-gt"};
+    static const char* const kOps[] = {" --hl-eq", " ! --hl-eq", " --hl-lt",
+                                       " --hl-gt"};
     if (mode_ <= kModeGt) s.out += kOps[mode_];
     s.out += fmt::format(" {}", hl_);
   }

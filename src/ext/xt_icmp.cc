@@ -1,7 +1,6 @@
 // icmp match (IPv4): ICMP type and code range (ip_tables' built-in
 // icmp_match).
 #include <fmt/format.h>
-
 #include <strings.h>
 
 #include "core/xt.h"
@@ -136,7 +135,8 @@ class IcmpMatch : public Match {
       return;
     }
     s.out += fmt::format(" --icmp-type {}", type_);
-    if (code_[0] != 0 || code_[1] != 0xFF) s.out += fmt::format("/{}", code_[0]);
+    if (code_[0] != 0 || code_[1] != 0xFF)
+      s.out += fmt::format("/{}", code_[0]);
   }
 
   bool Matches(XtParams& p) const override {

@@ -1,7 +1,6 @@
 // icmp6 match (IPv6): ICMPv6 type and code range (ip6_tables' built-in
 // icmp6_match).
 #include <fmt/format.h>
-
 #include <strings.h>
 
 #include "core/xt.h"
@@ -119,7 +118,8 @@ class Icmp6Match : public Match {
   void Save(SaveCtx& s) const override {
     if (invflags_ & kInvIcmp) s.out += " !";
     s.out += fmt::format(" --icmpv6-type {}", type_);
-    if (code_[0] != 0 || code_[1] != 0xFF) s.out += fmt::format("/{}", code_[0]);
+    if (code_[0] != 0 || code_[1] != 0xFF)
+      s.out += fmt::format("/{}", code_[0]);
   }
 
   bool Matches(XtParams& p) const override {

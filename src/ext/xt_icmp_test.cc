@@ -19,8 +19,11 @@ Rule1 Load(Family f, const std::string& rule) {
   RestoreOptions o{f, &kResolver, "test"};
   Rule1 r;
   r.rs = Restore("*filter\n-A INPUT " + rule + "\nCOMMIT\n", o);
-  r.m = r.rs->FindTable("filter")->FindChain("INPUT")->rules[0]
-            .matches.back().match.get();
+  r.m = r.rs->FindTable("filter")
+            ->FindChain("INPUT")
+            ->rules[0]
+            .matches.back()
+            .match.get();
   return r;
 }
 
@@ -81,7 +84,8 @@ TEST(IcmpMatch, AmbiguousPrefixRefused) {
   static const BuiltinResolver kResolver;
   RestoreOptions o{Family::kIPv4, &kResolver, "test"};
   EXPECT_THROW(
-      Restore("*filter\n-A INPUT -p icmp -m icmp --icmp-type echo\nCOMMIT\n", o),
+      Restore("*filter\n-A INPUT -p icmp -m icmp --icmp-type echo\nCOMMIT\n",
+              o),
       RestoreError);
   auto r = Load(Family::kIPv4, "-p icmp -m icmp --icmp-type echo-req");
   Packet a = IcmpPacket(20, 8, 0);

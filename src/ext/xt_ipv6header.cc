@@ -40,9 +40,9 @@ const struct {
   uint8_t proto;
   uint8_t flag;
 } kChainFlags[] = {
-    {0, kMaskHopopts}, {60, kMaskDstopts}, {43, kMaskRouting},
-    {44, kMaskFragment}, {51, kMaskAh},    {50, kMaskEsp},
-    {59, kMaskNone},    {255, kMaskProto},
+    {0, kMaskHopopts},   {60, kMaskDstopts}, {43, kMaskRouting},
+    {44, kMaskFragment}, {51, kMaskAh},      {50, kMaskEsp},
+    {59, kMaskNone},     {255, kMaskProto},
 };
 
 unsigned NameToProto(const Resolver& r, const std::string& s) {

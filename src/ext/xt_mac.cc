@@ -18,8 +18,9 @@ class MacMatch : public Match {
 
   void Save(SaveCtx& s) const override {
     if (invert_) s.out += " !";
-    s.out += fmt::format(" --mac-source {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-                         src_[0], src_[1], src_[2], src_[3], src_[4], src_[5]);
+    s.out +=
+        fmt::format(" --mac-source {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                    src_[0], src_[1], src_[2], src_[3], src_[4], src_[5]);
   }
 
   bool Matches(XtParams& p) const override {

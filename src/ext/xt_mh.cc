@@ -1,6 +1,5 @@
 // mh match (IPv6): the type of a Mobility Header, as a range (ip6t_mh).
 #include <fmt/format.h>
-
 #include <strings.h>
 
 #include "core/xt.h"
@@ -16,14 +15,22 @@ const struct {
   const char* name;
   uint8_t type;
 } kMhNames[] = {
-    {"binding-refresh-request", 0}, {"brr", 0},
-    {"home-test-init", 1},          {"hoti", 1},
-    {"careof-test-init", 2},        {"coti", 2},
-    {"home-test", 3},               {"hot", 3},
-    {"careof-test", 4},             {"cot", 4},
-    {"binding-update", 5},          {"bu", 5},
-    {"binding-acknowledgement", 6}, {"ba", 6},
-    {"binding-error", 7},           {"be", 7},
+    {"binding-refresh-request", 0},
+    {"brr", 0},
+    {"home-test-init", 1},
+    {"hoti", 1},
+    {"careof-test-init", 2},
+    {"coti", 2},
+    {"home-test", 3},
+    {"hot", 3},
+    {"careof-test", 4},
+    {"cot", 4},
+    {"binding-update", 5},
+    {"bu", 5},
+    {"binding-acknowledgement", 6},
+    {"ba", 6},
+    {"binding-error", 7},
+    {"be", 7},
 };
 
 // NameToType takes the first name the text abbreviates, unless a later
@@ -31,8 +38,7 @@ const struct {
 uint8_t NameToType(const std::string& name) {
   int match = -1;
   for (size_t i = 0; i < std::size(kMhNames); ++i) {
-    if (strncasecmp(kMhNames[i].name, name.c_str(), name.size()) != 0)
-      continue;
+    if (strncasecmp(kMhNames[i].name, name.c_str(), name.size()) != 0) continue;
     if (match < 0 || strlen(kMhNames[i].name) == name.size()) match = int(i);
   }
   if (match >= 0) return kMhNames[match].type;

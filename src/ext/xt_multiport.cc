@@ -46,7 +46,8 @@ const char* CheckProto(const IpFilter& ip) {
     throw ParseError(
         "multiport needs `-p tcp', `-p udp', `-p udplite', `-p sctp' or "
         "`-p dccp'");
-  throw ParseError("multiport only works with TCP, UDP, UDPLITE, SCTP and DCCP");
+  throw ParseError(
+      "multiport only works with TCP, UDP, UDPLITE, SCTP and DCCP");
 }
 
 class MultiportMatch : public Match {
@@ -54,7 +55,7 @@ class MultiportMatch : public Match {
   void Parse(OptCall& c) override {
     const char* proto = CheckProto(*c.env->ip);
     ParseList(*c.env->resolver, c.arg, proto);
-    flags_ = c.id() == kSports ? kSource
+    flags_ = c.id() == kSports   ? kSource
              : c.id() == kDports ? kDestination
                                  : kEither;
     if (c.invert) invert_ = true;
@@ -66,8 +67,7 @@ class MultiportMatch : public Match {
 
   void Check(const CheckCtx& c) override {
     const uint16_t p = c.ip->proto;
-    const bool proto_ok =
-        p == 6 || p == 17 || p == 136 || p == 132 || p == 33;
+    const bool proto_ok = p == 6 || p == 17 || p == 136 || p == 132 || p == 33;
     if (!proto_ok || (c.ip->invflags & kInvProto) || flags_ > kEither ||
         count_ > kMaxPorts)
       throw CommitError("multiport: invalid protocol or flags");
@@ -106,17 +106,15 @@ class MultiportMatch : public Match {
 
  private:
   // ParseList reads "p[,p:q,...]"; a range takes two of the 15 slots.
-  void ParseList(const Resolver& r, const std::string& arg,
-                 const char* proto) {
+  void ParseList(const Resolver& r, const std::string& arg, const char* proto) {
     pflags_.fill(0);
     size_t pos = 0;
     unsigned i = 0;
     bool more = true;
     for (; more && i < kMaxPorts; ++i) {
       size_t comma = arg.find(',', pos);
-      std::string item = arg.substr(pos, comma == std::string::npos
-                                             ? std::string::npos
-                                             : comma - pos);
+      std::string item = arg.substr(
+          pos, comma == std::string::npos ? std::string::npos : comma - pos);
       more = comma != std::string::npos;
       pos = comma + 1;
       size_t colon = item.find(':');

@@ -19,8 +19,11 @@ Rule1 Load(const std::string& rule) {
   RestoreOptions o{Family::kIPv4, &kResolver, "test"};
   Rule1 r;
   r.rs = Restore("*filter\n-A INPUT " + rule + "\nCOMMIT\n", o);
-  r.m = r.rs->FindTable("filter")->FindChain("INPUT")->rules[0]
-            .matches.back().match.get();
+  r.m = r.rs->FindTable("filter")
+            ->FindChain("INPUT")
+            ->rules[0]
+            .matches.back()
+            .match.get();
   return r;
 }
 
@@ -96,7 +99,8 @@ TEST(MultiportMatch, ProtocolMustPrecede) {
       Restore("*filter\n-A INPUT -m multiport --dports 22 -p tcp\nCOMMIT\n", o),
       RestoreError);
   EXPECT_THROW(
-      Restore("*filter\n-A INPUT -p tcp -m multiport --dports 9:8\nCOMMIT\n", o),
+      Restore("*filter\n-A INPUT -p tcp -m multiport --dports 9:8\nCOMMIT\n",
+              o),
       RestoreError);
 }
 

@@ -38,8 +38,7 @@ class PhysdevMatch : public Match {
   }
 
   void FinalCheck(FcheckCall& c) override {
-    if (c.xflags == 0)
-      throw ParseError("PHYSDEV: no physdev option specified");
+    if (c.xflags == 0) throw ParseError("PHYSDEV: no physdev option specified");
   }
 
   void Check(const CheckCtx& c) override {
@@ -56,7 +55,8 @@ class PhysdevMatch : public Match {
 
   void Save(SaveCtx& s) const override {
     auto inv = [&](uint8_t bit) { return (invert_ & bit) ? " !" : ""; };
-    if (bitmask_ & kOpIsIn) s.out += std::string(inv(kOpIsIn)) + " --physdev-is-in";
+    if (bitmask_ & kOpIsIn)
+      s.out += std::string(inv(kOpIsIn)) + " --physdev-is-in";
     if (bitmask_ & kOpIn)
       s.out += std::string(inv(kOpIn)) + " --physdev-in " + in_name_;
     if (bitmask_ & kOpIsOut)

@@ -45,8 +45,8 @@ class RtMatch : public Match {
         break;
       case kSegsleft:
         segsleft_[0] = uint32_t(c.val.range[0]);
-        segsleft_[1] = uint32_t(c.val.nvals == 1 ? c.val.range[0]
-                                                 : c.val.range[1]);
+        segsleft_[1] =
+            uint32_t(c.val.nvals == 1 ? c.val.range[0] : c.val.range[1]);
         if (c.invert) invflags_ |= kInvSegs;
         flags_ |= kFlagSegs;
         break;
@@ -142,8 +142,7 @@ class RtMatch : public Match {
  private:
   // RequireType0: the type 0 options need a preceding "--rt-type 0".
   void RequireType0(const OptCall& c, const char* opt) const {
-    if (!(c.xflags & (1u << kType)) || rt_type_ != 0 ||
-        (invflags_ & kInvType))
+    if (!(c.xflags & (1u << kType)) || rt_type_ != 0 || (invflags_ & kInvType))
       throw ParseError(std::string("`--rt-type 0' required before `") + opt +
                        "'");
   }

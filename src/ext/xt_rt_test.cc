@@ -15,13 +15,16 @@ struct Rule1 {
 };
 
 [[maybe_unused]] Rule1 Load(Family f, const std::string& rule,
-           const std::string& chain = "INPUT") {
+                            const std::string& chain = "INPUT") {
   static const BuiltinResolver kResolver;
   RestoreOptions o{f, &kResolver, "test"};
   Rule1 r;
   r.rs = Restore("*filter\n-A " + chain + " " + rule + "\nCOMMIT\n", o);
-  r.m = r.rs->FindTable("filter")->FindChain(chain)->rules[0]
-            .matches.back().match.get();
+  r.m = r.rs->FindTable("filter")
+            ->FindChain(chain)
+            ->rules[0]
+            .matches.back()
+            .match.get();
   return r;
 }
 
@@ -55,8 +58,9 @@ struct Rule1 {
 
 // Eval runs the match on a packet; thoff and fragoff as the engine sets.
 [[maybe_unused]] bool Eval(const Match& m, Packet& pkt, unsigned thoff = 0,
-          bool* hotdrop = nullptr, int fragoff = 0, uint8_t l4proto = 0,
-          const HookState* state = nullptr) {
+                           bool* hotdrop = nullptr, int fragoff = 0,
+                           uint8_t l4proto = 0,
+                           const HookState* state = nullptr) {
   XtParams p;
   p.skb = &pkt;
   p.state = state;
@@ -84,7 +88,8 @@ Packet RtPacket(uint8_t type, uint8_t segs, unsigned naddr,
 }
 
 TEST(RtMatch, TypeSegsLen) {
-  auto r = Load(Family::kIPv6, "-m rt --rt-type 2 --rt-segsleft 1:3 --rt-len 24");
+  auto r =
+      Load(Family::kIPv6, "-m rt --rt-type 2 --rt-segsleft 1:3 --rt-len 24");
   Packet a = RtPacket(2, 1, 1), b = RtPacket(0, 1, 1), c = RtPacket(2, 4, 1),
          d = RtPacket(2, 1, 2);
   EXPECT_TRUE(Eval(*r.m, a));

@@ -1,7 +1,6 @@
 // sctp match: ports and chunk types (with chunk flags) of an SCTP packet
 // (xt_sctp). iptables parses it with the old, untyped option API.
 #include <fmt/format.h>
-
 #include <strings.h>
 
 #include <bitset>
@@ -39,17 +38,27 @@ struct ChunkName {
 };
 
 const ChunkName kChunkNames[] = {
-    {"DATA", 0, "----IUBE"},          {"INIT", 1, "--------"},
-    {"INIT_ACK", 2, "--------"},      {"SACK", 3, "--------"},
-    {"HEARTBEAT", 4, "--------"},     {"HEARTBEAT_ACK", 5, "--------"},
-    {"ABORT", 6, "-------T"},         {"SHUTDOWN", 7, "--------"},
-    {"SHUTDOWN_ACK", 8, "--------"},  {"ERROR", 9, "--------"},
-    {"COOKIE_ECHO", 10, "--------"},  {"COOKIE_ACK", 11, "--------"},
-    {"ECN_ECNE", 12, "--------"},     {"ECN_CWR", 13, "--------"},
+    {"DATA", 0, "----IUBE"},
+    {"INIT", 1, "--------"},
+    {"INIT_ACK", 2, "--------"},
+    {"SACK", 3, "--------"},
+    {"HEARTBEAT", 4, "--------"},
+    {"HEARTBEAT_ACK", 5, "--------"},
+    {"ABORT", 6, "-------T"},
+    {"SHUTDOWN", 7, "--------"},
+    {"SHUTDOWN_ACK", 8, "--------"},
+    {"ERROR", 9, "--------"},
+    {"COOKIE_ECHO", 10, "--------"},
+    {"COOKIE_ACK", 11, "--------"},
+    {"ECN_ECNE", 12, "--------"},
+    {"ECN_CWR", 13, "--------"},
     {"SHUTDOWN_COMPLETE", 14, "-------T"},
-    {"I_DATA", 64, "----IUBE"},       {"RE_CONFIG", 130, "--------"},
-    {"PAD", 132, "--------"},         {"ASCONF", 193, "--------"},
-    {"ASCONF_ACK", 128, "--------"},  {"FORWARD_TSN", 192, "--------"},
+    {"I_DATA", 64, "----IUBE"},
+    {"RE_CONFIG", 130, "--------"},
+    {"PAD", 132, "--------"},
+    {"ASCONF", 193, "--------"},
+    {"ASCONF_ACK", 128, "--------"},
+    {"FORWARD_TSN", 192, "--------"},
     {"I_FORWARD_TSN", 194, "--------"},
 };
 
@@ -150,8 +159,7 @@ class SctpMatch : public Match {
       return false;
     }
     const uint16_t sport = Load16(sh), dport = Load16(sh + 2);
-    if (!Check(kSrcPorts, sport >= spts_[0] && sport <= spts_[1]))
-      return false;
+    if (!Check(kSrcPorts, sport >= spts_[0] && sport <= spts_[1])) return false;
     if (!Check(kDestPorts, dport >= dpts_[0] && dport <= dpts_[1]))
       return false;
     if (!(flags_ & kChunkTypes)) return true;

@@ -15,13 +15,16 @@ struct Rule1 {
 };
 
 [[maybe_unused]] Rule1 Load(Family f, const std::string& rule,
-           const std::string& chain = "INPUT") {
+                            const std::string& chain = "INPUT") {
   static const BuiltinResolver kResolver;
   RestoreOptions o{f, &kResolver, "test"};
   Rule1 r;
   r.rs = Restore("*filter\n-A " + chain + " " + rule + "\nCOMMIT\n", o);
-  r.m = r.rs->FindTable("filter")->FindChain(chain)->rules[0]
-            .matches.back().match.get();
+  r.m = r.rs->FindTable("filter")
+            ->FindChain(chain)
+            ->rules[0]
+            .matches.back()
+            .match.get();
   return r;
 }
 
@@ -55,8 +58,9 @@ struct Rule1 {
 
 // Eval runs the match on a packet; thoff and fragoff as the engine sets.
 [[maybe_unused]] bool Eval(const Match& m, Packet& pkt, unsigned thoff = 0,
-          bool* hotdrop = nullptr, int fragoff = 0, uint8_t l4proto = 0,
-          const HookState* state = nullptr) {
+                           bool* hotdrop = nullptr, int fragoff = 0,
+                           uint8_t l4proto = 0,
+                           const HookState* state = nullptr) {
   XtParams p;
   p.skb = &pkt;
   p.state = state;
@@ -94,8 +98,10 @@ TEST(SctpMatch, Ports) {
 }
 
 TEST(SctpMatch, ChunkTypesAnyAllOnly) {
-  auto any = Load(Family::kIPv4, "-p sctp -m sctp --chunk-types any INIT,ABORT");
-  auto all = Load(Family::kIPv4, "-p sctp -m sctp --chunk-types all INIT,ABORT");
+  auto any =
+      Load(Family::kIPv4, "-p sctp -m sctp --chunk-types any INIT,ABORT");
+  auto all =
+      Load(Family::kIPv4, "-p sctp -m sctp --chunk-types all INIT,ABORT");
   auto only =
       Load(Family::kIPv4, "-p sctp -m sctp --chunk-types only INIT,ABORT");
   Packet init = SctpPacket(1, 2, {{1, 0, 20}});
@@ -111,9 +117,9 @@ TEST(SctpMatch, ChunkTypesAnyAllOnly) {
 
 TEST(SctpMatch, ChunkFlagsAndInversion) {
   auto r = Load(Family::kIPv4, "-p sctp -m sctp --chunk-types any ABORT:T");
-  auto inv =
-      Load(Family::kIPv4, "-p sctp -m sctp ! --chunk-types any ABORT:t");
-  Packet t = SctpPacket(1, 2, {{6, 1, 4}}), not_t = SctpPacket(1, 2, {{6, 0, 4}});
+  auto inv = Load(Family::kIPv4, "-p sctp -m sctp ! --chunk-types any ABORT:t");
+  Packet t = SctpPacket(1, 2, {{6, 1, 4}}),
+         not_t = SctpPacket(1, 2, {{6, 0, 4}});
   EXPECT_TRUE(Eval(*r.m, t, 20));
   EXPECT_FALSE(Eval(*r.m, not_t, 20));
   EXPECT_TRUE(Eval(*inv.m, t, 20));
@@ -141,8 +147,10 @@ TEST(SctpMatch, TruncatedHeaderHotdrops) {
 
 TEST(SctpMatch, ParseErrors) {
   EXPECT_TRUE(Refused(Family::kIPv4, "-p sctp -m sctp --chunk-types any"));
-  EXPECT_TRUE(Refused(Family::kIPv4, "-p sctp -m sctp --chunk-types some INIT"));
-  EXPECT_TRUE(Refused(Family::kIPv4, "-p sctp -m sctp --chunk-types any INIT:X"));
+  EXPECT_TRUE(
+      Refused(Family::kIPv4, "-p sctp -m sctp --chunk-types some INIT"));
+  EXPECT_TRUE(
+      Refused(Family::kIPv4, "-p sctp -m sctp --chunk-types any INIT:X"));
   EXPECT_TRUE(Refused(Family::kIPv4, "-m sctp --dport 1"));
 }
 

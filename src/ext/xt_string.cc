@@ -25,8 +25,8 @@ constexpr uint8_t kFlagIgnoreCase = 0x01, kFlagInvert = 0x02;
 // KernelToUpper is the kernel's toupper(): its ctype table treats the
 // Latin-1 letters as letters too, and 0xdf / 0xff as lower case.
 uint8_t KernelToUpper(uint8_t c) {
-  const bool lower = (c >= 'a' && c <= 'z') || c == 0xdf ||
-                     (c >= 0xe0 && c != 0xf7);
+  const bool lower =
+      (c >= 'a' && c <= 'z') || c == 0xdf || (c >= 0xe0 && c != 0xf7);
   return lower ? uint8_t(c - 32) : c;
 }
 
@@ -217,16 +217,23 @@ class Fsm : public TextSearch {
  private:
   // Character classes of the kernel's ctype table, plus ASCII and "any".
   enum : uint16_t {
-    kU = 0x01, kL = 0x02, kD = 0x04, kC = 0x08, kP = 0x10, kS = 0x20,
-    kX = 0x40, kSP = 0x80, kA = 0x100, kW = 0x200,
+    kU = 0x01,
+    kL = 0x02,
+    kD = 0x04,
+    kC = 0x08,
+    kP = 0x10,
+    kS = 0x20,
+    kX = 0x40,
+    kSP = 0x80,
+    kA = 0x100,
+    kW = 0x200,
   };
   enum : uint8_t { kSingle, kPerhaps, kAny, kMulti, kHeadIgnore };
   static constexpr unsigned kTypeMax = 13, kRecurMax = kHeadIgnore;
   static constexpr uint16_t kTokenMap[kTypeMax + 1] = {
-      0,                       kW,          kD,      kD | kX,
-      kP | kU | kL | kD | kSP, kU | kL,     kU | kL | kD,
-      kA,                      kC,          kP | kU | kL | kD,
-      kL,                      kU,          kP,      kS,
+      0,       kW,           kD, kD | kX, kP | kU | kL | kD | kSP,
+      kU | kL, kU | kL | kD, kA, kC,      kP | kU | kL | kD,
+      kL,      kU,           kP, kS,
   };
 
   // Classes returns the classes of a byte (the kernel's token_lookup_tbl).
@@ -404,7 +411,8 @@ class StringMatch : public Match {
     if (search_ == nullptr) return false;
     const size_t len = skb.data.size();
     if (from_ >= to_ || from_ >= len) return false;
-    unsigned pos = search_->Find(skb.data.data() + from_, unsigned(len - from_));
+    unsigned pos =
+        search_->Find(skb.data.data() + from_, unsigned(len - from_));
     if (pos == UINT_MAX) return false;
     return pos + pattern_.size() <= unsigned(to_ - from_);
   }

@@ -15,13 +15,16 @@ struct Rule1 {
 };
 
 [[maybe_unused]] Rule1 Load(Family f, const std::string& rule,
-           const std::string& chain = "INPUT") {
+                            const std::string& chain = "INPUT") {
   static const BuiltinResolver kResolver;
   RestoreOptions o{f, &kResolver, "test"};
   Rule1 r;
   r.rs = Restore("*filter\n-A " + chain + " " + rule + "\nCOMMIT\n", o);
-  r.m = r.rs->FindTable("filter")->FindChain(chain)->rules[0]
-            .matches.back().match.get();
+  r.m = r.rs->FindTable("filter")
+            ->FindChain(chain)
+            ->rules[0]
+            .matches.back()
+            .match.get();
   return r;
 }
 
@@ -55,8 +58,9 @@ struct Rule1 {
 
 // Eval runs the match on a packet; thoff and fragoff as the engine sets.
 [[maybe_unused]] bool Eval(const Match& m, Packet& pkt, unsigned thoff = 0,
-          bool* hotdrop = nullptr, int fragoff = 0, uint8_t l4proto = 0,
-          const HookState* state = nullptr) {
+                           bool* hotdrop = nullptr, int fragoff = 0,
+                           uint8_t l4proto = 0,
+                           const HookState* state = nullptr) {
   XtParams p;
   p.skb = &pkt;
   p.state = state;
@@ -88,8 +92,8 @@ TEST(StringMatch, BmAndKmpFindPattern) {
 TEST(StringMatch, OffsetsWindow) {
   // The pattern at offset 22..24 (after the 20-byte header).
   Packet p = Payload("xxGET");
-  auto inside = Load(Family::kIPv4,
-                     "-m string --string GET --algo bm --from 22 --to 25");
+  auto inside =
+      Load(Family::kIPv4, "-m string --string GET --algo bm --from 22 --to 25");
   auto early_end = Load(Family::kIPv4,
                         "-m string --string GET --algo kmp --from 20 --to 24");
   auto late_start =
@@ -100,8 +104,7 @@ TEST(StringMatch, OffsetsWindow) {
 }
 
 TEST(StringMatch, IgnoreCaseAndInversion) {
-  auto icase = Load(Family::kIPv4,
-                    "-m string --string get --algo bm --icase");
+  auto icase = Load(Family::kIPv4, "-m string --string get --algo bm --icase");
   auto inv = Load(Family::kIPv4, "-m string ! --string get --algo kmp");
   Packet p = Payload("a GeT b");
   EXPECT_TRUE(Eval(*icase.m, p));
@@ -111,17 +114,18 @@ TEST(StringMatch, IgnoreCaseAndInversion) {
 }
 
 TEST(StringMatch, HexStringAndSave) {
-  auto r = Load(Family::kIPv4,
-                "-m string --hex-string \"a|00 ff|\\|b\" --algo kmp");
+  auto r =
+      Load(Family::kIPv4, "-m string --hex-string \"a|00 ff|\\|b\" --algo kmp");
   Packet p = Payload(std::string("za\x00\xff|b", 6));
   EXPECT_TRUE(Eval(*r.m, p));
   EXPECT_NE(Save(*r.rs, false).find("--hex-string \"|6100ff7c62|\" --algo kmp"),
             std::string::npos);
-  EXPECT_TRUE(Refused(Family::kIPv4, "-m string --hex-string \"|0|\" --algo bm"));
+  EXPECT_TRUE(
+      Refused(Family::kIPv4, "-m string --hex-string \"|0|\" --algo bm"));
   EXPECT_TRUE(Refused(Family::kIPv4, "-m string --string x --algo nope"));
   EXPECT_TRUE(Refused(Family::kIPv4, "-m string --string \"\" --algo bm"));
-  EXPECT_TRUE(Refused(Family::kIPv4,
-                      "-m string --string x --algo bm --from 5 --to 4"));
+  EXPECT_TRUE(
+      Refused(Family::kIPv4, "-m string --string x --algo bm --from 5 --to 4"));
 }
 
 TEST(StringMatch, FsmTokens) {

@@ -40,8 +40,8 @@ class TtlMatch : public Match {
   }
 
   void Save(SaveCtx& s) const override {
-    static const char* const kOps[] = {" --ttl-eq", " ! --ttl-eq",
-                                       " --ttl-lt", " --ttl-gt"};
+    static const char* const kOps[] = {" --ttl-eq", " ! --ttl-eq", " --ttl-lt",
+                                       " --ttl-gt"};
     if (mode_ <= kModeGt) s.out += kOps[mode_];
     s.out += fmt::format(" {}", ttl_);
   }

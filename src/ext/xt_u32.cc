@@ -198,8 +198,7 @@ class U32Match : public Match {
             if (at + val < at) return false;
             at += val;
             pos = number;
-            if (at + 4 < at || len < at + 4 || pos > len - at - 4)
-              return false;
+            if (at + 4 < at || len < at + 4 || pos > len - at - 4) return false;
             val = Load32(&skb.data[at + pos]);
             break;
         }

@@ -15,13 +15,16 @@ struct Rule1 {
 };
 
 [[maybe_unused]] Rule1 Load(Family f, const std::string& rule,
-           const std::string& chain = "INPUT") {
+                            const std::string& chain = "INPUT") {
   static const BuiltinResolver kResolver;
   RestoreOptions o{f, &kResolver, "test"};
   Rule1 r;
   r.rs = Restore("*filter\n-A " + chain + " " + rule + "\nCOMMIT\n", o);
-  r.m = r.rs->FindTable("filter")->FindChain(chain)->rules[0]
-            .matches.back().match.get();
+  r.m = r.rs->FindTable("filter")
+            ->FindChain(chain)
+            ->rules[0]
+            .matches.back()
+            .match.get();
   return r;
 }
 
@@ -55,8 +58,9 @@ struct Rule1 {
 
 // Eval runs the match on a packet; thoff and fragoff as the engine sets.
 [[maybe_unused]] bool Eval(const Match& m, Packet& pkt, unsigned thoff = 0,
-          bool* hotdrop = nullptr, int fragoff = 0, uint8_t l4proto = 0,
-          const HookState* state = nullptr) {
+                           bool* hotdrop = nullptr, int fragoff = 0,
+                           uint8_t l4proto = 0,
+                           const HookState* state = nullptr) {
   XtParams p;
   p.skb = &pkt;
   p.state = state;
@@ -70,8 +74,7 @@ struct Rule1 {
 
 TEST(U32Match, IpVersionAndProtocol) {
   // IPv4 header length 5 and protocol UDP or TCP.
-  auto r = Load(Family::kIPv4,
-                "-m u32 --u32 \"0>>24&0xf=5 && 6&0xff=6,17\"");
+  auto r = Load(Family::kIPv4, "-m u32 --u32 \"0>>24&0xf=5 && 6&0xff=6,17\"");
   Packet p = V4(20, 17);
   EXPECT_TRUE(Eval(*r.m, p));
   p.data[9] = 1;
@@ -80,8 +83,7 @@ TEST(U32Match, IpVersionAndProtocol) {
 
 TEST(U32Match, AtOperatorFollowsHeaderLength) {
   // Destination port of TCP/UDP: skip the IP header with @.
-  auto r = Load(Family::kIPv4,
-                "-m u32 --u32 \"0>>22&0x3C@0>>16=53\"");
+  auto r = Load(Family::kIPv4, "-m u32 --u32 \"0>>22&0x3C@0>>16=53\"");
   auto inv = Load(Family::kIPv4, "-m u32 ! --u32 \"0>>22&0x3C@0>>16=53\"");
   Packet p = V4(28, 17);
   Store16(&p.data[20], 53);

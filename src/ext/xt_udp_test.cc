@@ -19,8 +19,11 @@ Rule1 Load(const std::string& rule) {
   RestoreOptions o{Family::kIPv4, &kResolver, "test"};
   Rule1 r;
   r.rs = Restore("*filter\n-A INPUT " + rule + "\nCOMMIT\n", o);
-  r.m = r.rs->FindTable("filter")->FindChain("INPUT")->rules[0]
-            .matches.back().match.get();
+  r.m = r.rs->FindTable("filter")
+            ->FindChain("INPUT")
+            ->rules[0]
+            .matches.back()
+            .match.get();
   return r;
 }
 
@@ -36,7 +39,7 @@ Packet UdpPacket(uint16_t sport, uint16_t dport) {
 }
 
 bool Eval(const Match& m, Packet& pkt, bool* hotdrop = nullptr,
-         int fragoff = 0) {
+          int fragoff = 0) {
   XtParams p;
   p.skb = &pkt;
   p.thoff = 20;
