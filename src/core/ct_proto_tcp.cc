@@ -664,8 +664,11 @@ bool TcpCtNew(Conn& conn, const TcpCtPacketCtx& ctx, const TcpCtConfig& cfg) {
   return true;
 }
 
-TcpCtResult TcpCtPacket(Conn& conn, const TcpCtPacketCtx& ctx,
-                        const TcpCtConfig& cfg) {
+namespace {
+
+// Track is nf_conntrack_tcp_packet proper; TcpCtPacket wraps it.
+TcpCtResult Track(Conn& conn, const TcpCtPacketCtx& ctx,
+                  const TcpCtConfig& cfg) {
   if (const char* why = HeaderError(ctx, cfg)) return Invalid(why);
   Segment s;
   ReadSegment(ctx, &s);
@@ -759,6 +762,19 @@ TcpCtResult TcpCtPacket(Conn& conn, const TcpCtPacketCtx& ctx,
     }
   }
   return Commit(conn, ctx, cfg, s, cls, old_state, new_state);
+}
+
+}  // namespace
+
+TcpCtResult TcpCtPacket(Conn& conn, const TcpCtPacketCtx& ctx,
+                        const TcpCtConfig& cfg) {
+  TcpCtResult r = Track(conn, ctx, cfg);
+  // A caller that applies `timeout` without looking at `refresh` must not
+  // cut short the life of an entry whose packet the kernel ignored.
+  if (r.verdict > 0 && !r.refresh && !r.kill) {
+    r.timeout = Remaining(conn, ctx.now);
+  }
+  return r;
 }
 
 }  // namespace netfence::core

@@ -57,7 +57,10 @@ struct TcpCtPacketCtx {
 // ("re-open a closed connection": delete the entry and look up again).
 struct TcpCtResult {
   int verdict = 1;
-  double timeout = 0;  // new timeout (seconds from now) when accepted
+  // timeout: new timeout (seconds from now) when accepted; when the
+  // tracker did not renew it (refresh false), the entry's unchanged
+  // remaining time, and 0 with kill.
+  double timeout = 0;
   const char* reason = nullptr;  // why invalid, for tracing
   // refresh: the timeout was renewed (nf_ct_refresh_acct: conn.expires is
   // now + timeout unless IPS_FIXED_TIMEOUT) and the packet is accounted.

@@ -479,6 +479,7 @@ TEST(TcpCtFlow, SynRetransmissionDoesNotRenewTimeout) {
   EXPECT_TRUE(Accepted(r));
   EXPECT_FALSE(r.refresh);
   EXPECT_EQ(f.left(), 70);
+  EXPECT_EQ(r.timeout, 70);  // the remaining time, for naive callers
 }
 
 TEST(TcpCtFlow, SimultaneousOpen) {
@@ -864,6 +865,7 @@ TEST(TcpCtRst, RefusedBeforeAnyReplyKills) {
   EXPECT_EQ(r.verdict, 1);
   EXPECT_TRUE(r.kill);
   EXPECT_FALSE(r.refresh);
+  EXPECT_EQ(r.timeout, 0);
   EXPECT_EQ(f.state(), kTcpClose);
 }
 
