@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "core/host.h"
@@ -19,9 +21,13 @@ namespace netfence::core {
 
 namespace {
 
-constexpr uint32_t kLeafBit = 1u << 31;
-constexpr uint32_t kExtBit = 1u << 30;
-constexpr uint32_t kCountMask = kExtBit - 1;
+// A child reference is a node number, or (top bit set) a leaf: a run of
+// ents_ given by its offset and length; a length of kBigCount means the
+// offset numbers a Big record instead (leaves that long are rare).
+constexpr uint32_t kLeafRef = 1u << 31;
+constexpr int kOffBits = 21;
+constexpr uint32_t kOffMask = (1u << kOffBits) - 1;
+constexpr uint32_t kBigCount = 1023;
 constexpr uint32_t kSign = 0x80000000u;
 constexpr int kFanout = 16;  // children per node: 15 thresholds
 
@@ -54,7 +60,8 @@ bool ParseRange(const std::string& s, uint32_t& lo, uint32_t& hi) {
   size_t colon = s.find(':');
   try {
     lo = uint32_t(std::stoul(s.substr(0, colon)));
-    hi = colon == std::string::npos ? lo : uint32_t(std::stoul(s.substr(colon + 1)));
+    hi = colon == std::string::npos ? lo
+                                    : uint32_t(std::stoul(s.substr(colon + 1)));
   } catch (const std::exception&) {
     return false;
   }
@@ -104,8 +111,7 @@ void PortsFromSave(const std::string& text, RuleBox& b, bool& exact) {
 
 // IcmpFromSave reads the type of an icmp / icmp6 match. The save form
 // carries only the first code of a range, so codes are left to the match.
-void IcmpFromSave(const std::string& text, bool v4, RuleBox& b,
-                  bool& exact) {
+void IcmpFromSave(const std::string& text, bool v4, RuleBox& b, bool& exact) {
   std::vector<std::string> tok = Tokens(text);
   if (tok.size() != 2 || tok[0][0] != '-') {
     exact = false;
@@ -254,22 +260,32 @@ ChainIndex::Packed ChainIndex::Pack(const RuleBox& b, uint16_t tree) {
 uint32_t ChainIndex::Lo(uint32_t id, int f) const {
   const Packed& b = boxes_[id];
   switch (f) {
-    case kFieldSrc: return b.src_lo;
-    case kFieldDst: return b.dst_lo;
-    case kFieldSport: return b.sport_lo;
-    case kFieldDport: return b.dport_lo;
-    default: return b.proto_lo;
+    case kFieldSrc:
+      return b.src_lo;
+    case kFieldDst:
+      return b.dst_lo;
+    case kFieldSport:
+      return b.sport_lo;
+    case kFieldDport:
+      return b.dport_lo;
+    default:
+      return b.proto_lo;
   }
 }
 
 uint32_t ChainIndex::Hi(uint32_t id, int f) const {
   const Packed& b = boxes_[id];
   switch (f) {
-    case kFieldSrc: return b.src_lo + b.src_span;
-    case kFieldDst: return b.dst_lo + b.dst_span;
-    case kFieldSport: return uint32_t(b.sport_lo) + b.sport_span;
-    case kFieldDport: return uint32_t(b.dport_lo) + b.dport_span;
-    default: return uint32_t(b.proto_lo) + b.proto_span;
+    case kFieldSrc:
+      return b.src_lo + b.src_span;
+    case kFieldDst:
+      return b.dst_lo + b.dst_span;
+    case kFieldSport:
+      return uint32_t(b.sport_lo) + b.sport_span;
+    case kFieldDport:
+      return uint32_t(b.dport_lo) + b.dport_span;
+    default:
+      return uint32_t(b.proto_lo) + b.proto_span;
   }
 }
 
@@ -345,8 +361,8 @@ RuleBox ChainIndex::BoxFor(const Rule& r) {
   for (const MatchEntry& me : r.matches) {
     const std::string& name = me.type->name;
     if (name == "comment") continue;
-    const bool ports = (name == "tcp" && proto == kTcp) ||
-                       (name == "udp" && proto == kUdp);
+    const bool ports =
+        (name == "tcp" && proto == kTcp) || (name == "udp" && proto == kUdp);
     const bool icmp = (!v6 && name == "icmp" && proto == kIcmp) ||
                       (v6 && name == "icmp6" && proto == kIcmpv6);
     if (reachable && !indexed && one_proto && (ports || icmp)) {
@@ -363,7 +379,11 @@ RuleBox ChainIndex::BoxFor(const Rule& r) {
     exact = false;
     if (!PureMatch(name)) reachable = false;
   }
-  b.exact = exact;
+  // tcp, udp and icmp matches fail on later fragments: a rule with one
+  // cannot match them.
+  if (indexed) b.frag_ok &= 1;
+  // Only IPv4 boxes are trusted as exact (see Exact()).
+  b.exact = exact && !v6;
   return b;
 }
 
@@ -376,29 +396,39 @@ void ChainIndex::Build(const std::vector<Rule>& rules) {
   BuildBoxes(std::move(boxes));
 }
 
+// LeafDedup finds leaves with the same entries while building, so children
+// holding the same rules share one run of ents_.
+struct ChainIndex::LeafDedup {
+  std::unordered_map<uint64_t, std::vector<uint32_t>> refs;  // hash -> refs
+};
+
 void ChainIndex::BuildBoxes(std::vector<RuleBox> boxes) {
   boxes_.clear();
   boxes_.reserve(boxes.size());
-  slots_.clear();
-  ext_.clear();
+  nodes_.clear();
+  ents_.clear();
+  big_.clear();
+  garbage_ = 0;
   std::vector<std::vector<uint32_t>> ids(ClsCursor::kMaxTrees);
   for (uint32_t i = 0; i < boxes.size(); ++i) {
     const int t = TreeOf(boxes[i]);
     boxes_.push_back(Pack(boxes[i], uint16_t(t)));
     ids[t].push_back(i);
   }
-  slots_.reserve(boxes.size() / 2 + ClsCursor::kMaxTrees);
+  LeafDedup dedup;
   for (int t = 0; t < ClsCursor::kMaxTrees; ++t) {
     Tree& tr = trees_[t];
     tr = Tree{};
-    tr.root = AllocSlots(1);
     tr.count = uint32_t(ids[t].size());
     if (!ids[t].empty()) {
       tr.min = ids[t].front();
       tr.max = ids[t].back();
     }
-    Fill(tr.root, ids[t], FullRegion(), 0);
+    tr.root = Fill(ids[t], FullRegion(), 0, &dedup);
   }
+  boxes_.shrink_to_fit();
+  nodes_.shrink_to_fit();
+  ents_.shrink_to_fit();
   SortTrees();
 }
 
@@ -409,61 +439,53 @@ void ChainIndex::SortTrees() {
   });
 }
 
-uint32_t ChainIndex::AllocSlots(uint32_t n) {
-  const uint32_t base = uint32_t(slots_.size());
-  Slot empty{};
-  empty.meta = kLeafBit;
-  slots_.resize(base + n, empty);
-  return base;
+uint32_t ChainIndex::MakeLeaf(const uint32_t* ids, uint32_t n,
+                              LeafDedup* dedup) {
+  if (n == 0) return kLeafRef;
+  uint64_t h = 0;
+  if (dedup != nullptr) {
+    h = 1469598103934665603ull;
+    for (uint32_t i = 0; i < n; ++i) h = (h ^ ids[i]) * 1099511628211ull;
+    auto it = dedup->refs.find(h);
+    if (it != dedup->refs.end()) {
+      for (uint32_t ref : it->second) {
+        const uint32_t* e;
+        uint32_t m;
+        LeafOf(ref, e, m);
+        if (m == n && std::equal(ids, ids + n, e)) return ref;
+      }
+    }
+  }
+  const size_t off = ents_.size();
+  ents_.insert(ents_.end(), ids, ids + n);
+  uint32_t ref;
+  if (n >= kBigCount) {
+    big_.push_back({uint32_t(off), n});
+    ref = kLeafRef | kBigCount << kOffBits | uint32_t(big_.size() - 1);
+  } else {
+    if (off > kOffMask) throw std::length_error("rule index too large");
+    ref = kLeafRef | n << kOffBits | uint32_t(off);
+  }
+  if (dedup != nullptr) dedup->refs[h].push_back(ref);
+  return ref;
 }
 
-void ChainIndex::WriteLeaf(uint32_t s, const uint32_t* ids, uint32_t n) {
-  Slot& sl = slots_[s];
-  const bool was_ext = (sl.meta & kLeafBit) && (sl.meta & kExtBit);
-  if (n <= 15) {
-    // Copy first: ids may point into this slot.
-    uint32_t tmp[15];
-    std::copy(ids, ids + n, tmp);
-    std::copy(tmp, tmp + n, sl.v);
-    std::fill(sl.v + n, sl.v + 15, 0);
-    sl.meta = kLeafBit | n;
+void ChainIndex::LeafOf(uint32_t ref, const uint32_t*& ids, uint32_t& n) const {
+  const uint32_t off = ref & kOffMask;
+  n = (ref >> kOffBits) & kBigCount;
+  if (n == kBigCount) {
+    ids = ents_.data() + big_[off].off;
+    n = big_[off].count;
     return;
   }
-  uint32_t off, cap;
-  if (was_ext && sl.v[1] >= n) {
-    off = sl.v[0];
-    cap = sl.v[1];
-  } else {
-    cap = std::max<uint32_t>(n, was_ext ? 2 * sl.v[1] : 32);
-    off = uint32_t(ext_.size());
-    ext_.resize(ext_.size() + cap);
-  }
-  std::memmove(ext_.data() + off, ids, n * sizeof(uint32_t));
-  Slot& sl2 = slots_[s];
-  sl2.v[0] = off;
-  sl2.v[1] = cap;
-  sl2.meta = kLeafBit | kExtBit | n;
+  ids = ents_.data() + off;
 }
 
-void ChainIndex::LeafOf(uint32_t s, const uint32_t*& ids, uint32_t& n) const {
-  const Slot& sl = slots_[s];
-  n = sl.meta & kCountMask;
-  ids = (sl.meta & kExtBit) ? ext_.data() + sl.v[0] : sl.v;
-}
-
-// Split is one way to cut a node: the field, the thresholds and the rules of
-// each child.
-struct ChainIndex::Split {
-  int field = 0;
-  std::vector<uint32_t> thr;
-  std::vector<std::vector<uint32_t>> children;
-  double score = 0;
-};
-
-bool ChainIndex::TrySplit(int field, const std::vector<uint32_t>& ids,
-                          const Region& r, Split& out) const {
-  const uint32_t rlo = r.lo[field], rhi = r.hi[field];
-  if (rlo == rhi) return false;
+bool ChainIndex::ChooseCuts(int field, const std::vector<uint32_t>& ids,
+                            const Region& r, std::vector<uint32_t>& thr) const {
+  thr.clear();
+  const uint32_t rlo = r.lo[field];
+  if (rlo == r.hi[field]) return false;
   const size_t n = ids.size();
   std::vector<uint32_t> starts(n);
   for (size_t i = 0; i < n; ++i) starts[i] = std::max(Lo(ids[i], field), rlo);
@@ -471,7 +493,6 @@ bool ChainIndex::TrySplit(int field, const std::vector<uint32_t>& ids,
   // Equal numbers of rules start in each child (HyperSplit balances rule
   // endpoints the same way); rules wider than a child go to several.
   const size_t target = std::max<size_t>(1, (n + kFanout - 1) / kFanout);
-  std::vector<uint32_t> thr;
   size_t cnt = 0;
   for (size_t i = 0; i < n;) {
     size_t j = i;
@@ -485,8 +506,14 @@ bool ChainIndex::TrySplit(int field, const std::vector<uint32_t>& ids,
     cnt += m;
     i = j;
   }
-  if (thr.empty()) return false;
-  std::vector<std::vector<uint32_t>> children(thr.size() + 1);
+  return !thr.empty();
+}
+
+void ChainIndex::Assign(int field, std::vector<uint32_t>& thr,
+                        const std::vector<uint32_t>& ids, const Region& r,
+                        std::vector<std::vector<uint32_t>>& children) const {
+  children.assign(thr.size() + 1, {});
+  const uint32_t rlo = r.lo[field], rhi = r.hi[field];
   for (uint32_t id : ids) {
     const uint32_t a = std::max(Lo(id, field), rlo);
     const uint32_t b = std::min(Hi(id, field), rhi);
@@ -495,69 +522,81 @@ bool ChainIndex::TrySplit(int field, const std::vector<uint32_t>& ids,
     for (size_t j = ja; j <= jb; ++j) children[j].push_back(id);
   }
   // Neighbours holding the same rules are one child.
-  std::vector<uint32_t> mthr;
-  std::vector<std::vector<uint32_t>> mchildren;
-  mchildren.push_back(std::move(children[0]));
+  size_t w = 0;
   for (size_t j = 1; j < children.size(); ++j) {
-    if (children[j] == mchildren.back()) continue;
-    mthr.push_back(thr[j - 1]);
-    mchildren.push_back(std::move(children[j]));
+    if (children[j] == children[w]) continue;
+    ++w;
+    thr[w - 1] = thr[j - 1];
+    if (w != j) children[w] = std::move(children[j]);
   }
-  if (mchildren.size() < 2) return false;
-  size_t maxc = 0;
-  double score = 0;
-  for (const auto& c : mchildren) {
-    maxc = std::max(maxc, c.size());
-    score += double(c.size()) * double(c.size());
-  }
-  if (maxc >= n) return false;  // no child is smaller than the node
-  out.field = field;
-  out.thr = std::move(mthr);
-  out.children = std::move(mchildren);
-  out.score = score;
-  return true;
+  children.resize(w + 1);
+  thr.resize(w);
 }
 
-void ChainIndex::Fill(uint32_t s, std::vector<uint32_t>& ids, const Region& r,
-                      int depth) {
-  if (ids.size() <= size_t(opts_.leaf_size) || depth >= opts_.max_depth) {
-    WriteLeaf(s, ids.data(), uint32_t(ids.size()));
-    return;
+uint32_t ChainIndex::Fill(std::vector<uint32_t>& ids, const Region& r,
+                          int depth, LeafDedup* dedup) {
+  const size_t n = ids.size();
+  if (n <= size_t(opts_.leaf_size) || depth >= opts_.max_depth)
+    return MakeLeaf(ids.data(), uint32_t(n), dedup);
+  // Large nodes choose their cut from a sample of their rules: the shape of
+  // the endpoint distribution is what matters, and it keeps builds fast.
+  constexpr size_t kSample = 2048;
+  std::vector<uint32_t> sample;
+  const std::vector<uint32_t>* probe = &ids;
+  if (n > 2 * kSample) {
+    for (size_t i = 0; i < kSample; ++i) sample.push_back(ids[i * n / kSample]);
+    probe = &sample;
   }
-  Split best, cand;
-  bool have = false;
+  int best_field = -1;
+  double best_score = 0;
+  std::vector<uint32_t> thr, best_thr;
+  std::vector<std::vector<uint32_t>> children, best_children;
   for (int f = 0; f < kNumClsFields; ++f) {
-    if (TrySplit(f, ids, r, cand) && (!have || cand.score < best.score)) {
-      std::swap(best, cand);
-      have = true;
+    if (!ChooseCuts(f, *probe, r, thr)) continue;
+    Assign(f, thr, *probe, r, children);
+    if (children.size() < 2) continue;
+    size_t maxc = 0;
+    double score = 0;
+    for (const auto& c : children) {
+      maxc = std::max(maxc, c.size());
+      score += double(c.size()) * double(c.size());
+    }
+    if (maxc >= probe->size()) continue;  // no child is smaller
+    if (best_field < 0 || score < best_score) {
+      best_field = f;
+      best_score = score;
+      best_thr = thr;
+      best_children.swap(children);
     }
   }
-  if (!have) {
-    WriteLeaf(s, ids.data(), uint32_t(ids.size()));
-    return;
-  }
+  if (best_field < 0) return MakeLeaf(ids.data(), uint32_t(n), dedup);
+  if (probe != &ids)
+    Assign(best_field, best_thr, ids, r, children);
+  else
+    children.swap(best_children);
+  size_t maxc = 0;
+  for (const auto& c : children) maxc = std::max(maxc, c.size());
+  if (children.size() < 2 || maxc >= n)
+    return MakeLeaf(ids.data(), uint32_t(n), dedup);
   std::vector<uint32_t>().swap(ids);
-  const uint32_t nchild = uint32_t(best.children.size());
-  if (slots_.size() + nchild >= (1u << 24)) {
-    // Child numbers have 24 bits; an index that large stays a big leaf.
-    for (auto& c : best.children) ids.insert(ids.end(), c.begin(), c.end());
-    std::sort(ids.begin(), ids.end());
-    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-    WriteLeaf(s, ids.data(), uint32_t(ids.size()));
-    return;
+  const uint32_t idx = uint32_t(nodes_.size());
+  if (idx >= kLeafRef) throw std::length_error("rule index too large");
+  nodes_.emplace_back();
+  {
+    Node& node = nodes_[idx];
+    for (int j = 0; j < 15; ++j)
+      node.thr[j] = j < int(best_thr.size()) ? best_thr[j] ^ kSign : ~kSign;
+    node.meta = uint32_t(best_field) | uint32_t(best_thr.size()) << 3;
+    std::fill(node.child, node.child + 16, kLeafRef);
   }
-  const uint32_t base = AllocSlots(nchild);
-  Slot node;
-  for (int j = 0; j < 15; ++j)
-    node.v[j] = j < int(best.thr.size()) ? best.thr[j] ^ kSign : ~kSign;
-  node.meta = uint32_t(best.field) | uint32_t(best.thr.size()) << 3 | base << 7;
-  slots_[s] = node;
-  for (uint32_t j = 0; j < nchild; ++j) {
+  for (size_t j = 0; j < children.size(); ++j) {
     Region cr = r;
-    if (j > 0) cr.lo[best.field] = best.thr[j - 1];
-    if (j < best.thr.size()) cr.hi[best.field] = best.thr[j] - 1;
-    Fill(base + j, best.children[j], cr, depth + 1);
+    if (j > 0) cr.lo[best_field] = best_thr[j - 1];
+    if (j < best_thr.size()) cr.hi[best_field] = best_thr[j] - 1;
+    const uint32_t ref = Fill(children[j], cr, depth + 1, dedup);
+    nodes_[idx].child[j] = ref;  // nodes_ may have moved meanwhile
   }
+  return idx;
 }
 
 void ChainIndex::PrepareCursor(const PacketKey& k, ClsCursor& c) const {
@@ -566,21 +605,20 @@ void ChainIndex::PrepareCursor(const PacketKey& k, ClsCursor& c) const {
   c.out_mask = out_pats_.size() > 1 ? PatternMask(out_pats_, k.out) : 1;
   // All trees are descended at once: the chains of dependent loads of
   // different trees overlap, so this costs about one tree's latency.
-  uint32_t cur[ClsCursor::kMaxTrees];
-  for (int t = 0; t < ClsCursor::kMaxTrees; ++t) cur[t] = trees_[t].root;
+  uint32_t ref[ClsCursor::kMaxTrees];
+  for (int t = 0; t < ClsCursor::kMaxTrees; ++t) ref[t] = trees_[t].root;
   bool more = true;
   while (more) {
     more = false;
     for (int t = 0; t < ClsCursor::kMaxTrees; ++t) {
-      const Slot& n = slots_[cur[t]];
-      const uint32_t m = n.meta;
-      if (m & kLeafBit) continue;
-      cur[t] = (m >> 7) + CountLE(n.v, k.f[m & 7] ^ kSign, (m >> 3) & 15);
+      if (ref[t] & kLeafRef) continue;
+      const Node& n = nodes_[ref[t]];
+      ref[t] = n.child[CountLE(n.thr, k.f[n.meta & 7] ^ kSign, n.meta >> 3)];
       more = true;
     }
   }
   for (int t = 0; t < ClsCursor::kMaxTrees; ++t) {
-    LeafOf(cur[t], c.leaf[t], c.n[t]);
+    LeafOf(ref[t], c.leaf[t], c.n[t]);
     c.pos[t] = 0;
   }
 }
@@ -628,14 +666,14 @@ void ChainIndex::NextBurst(const PacketKey* const* keys,
   constexpr int kT = ClsCursor::kMaxTrees;
   for (size_t base = 0; base < n; base += kChunk) {
     const size_t m = std::min(kChunk, n - base);
-    uint32_t cur[kChunk][kT];
+    uint32_t ref[kChunk][kT];
     for (size_t j = 0; j < m; ++j) {
       ClsCursor& c = *cursors[base + j];
       const PacketKey& k = *keys[base + j];
       c.ready = true;
       c.in_mask = in_pats_.size() > 1 ? PatternMask(in_pats_, k.in) : 1;
       c.out_mask = out_pats_.size() > 1 ? PatternMask(out_pats_, k.out) : 1;
-      for (int t = 0; t < kT; ++t) cur[j][t] = trees_[t].root;
+      for (int t = 0; t < kT; ++t) ref[j][t] = trees_[t].root;
     }
     // Every packet moves down one level of every tree per round, so the
     // loads of a round are independent and their cache misses overlap.
@@ -645,13 +683,12 @@ void ChainIndex::NextBurst(const PacketKey* const* keys,
       for (size_t j = 0; j < m; ++j) {
         const PacketKey& k = *keys[base + j];
         for (int t = 0; t < kT; ++t) {
-          const Slot& sl = slots_[cur[j][t]];
-          const uint32_t meta = sl.meta;
-          if (meta & kLeafBit) continue;
-          const uint32_t next = (meta >> 7) + CountLE(sl.v, k.f[meta & 7] ^ kSign,
-                                                      (meta >> 3) & 15);
-          __builtin_prefetch(&slots_[next]);
-          cur[j][t] = next;
+          if (ref[j][t] & kLeafRef) continue;
+          const Node& nd = nodes_[ref[j][t]];
+          const uint32_t next =
+              nd.child[CountLE(nd.thr, k.f[nd.meta & 7] ^ kSign, nd.meta >> 3)];
+          if (!(next & kLeafRef)) __builtin_prefetch(&nodes_[next]);
+          ref[j][t] = next;
           more = true;
         }
       }
@@ -659,7 +696,7 @@ void ChainIndex::NextBurst(const PacketKey* const* keys,
     for (size_t j = 0; j < m; ++j) {
       ClsCursor& c = *cursors[base + j];
       for (int t = 0; t < kT; ++t) {
-        LeafOf(cur[j][t], c.leaf[t], c.n[t]);
+        LeafOf(ref[j][t], c.leaf[t], c.n[t]);
         c.pos[t] = 0;
         if (c.n[t] != 0) __builtin_prefetch(&boxes_[c.leaf[t][0]]);
       }
@@ -670,14 +707,9 @@ void ChainIndex::NextBurst(const PacketKey* const* keys,
 }
 
 void ChainIndex::Renumber(uint32_t from, int delta) {
-  for (Slot& sl : slots_) {
-    if (!(sl.meta & kLeafBit)) continue;
-    const uint32_t n = sl.meta & kCountMask;
-    uint32_t* ids = (sl.meta & kExtBit) ? ext_.data() + sl.v[0] : sl.v;
-    // Entries are sorted: only a tail moves.
-    uint32_t* p = std::lower_bound(ids, ids + n, from);
-    for (; p < ids + n; ++p) *p = uint32_t(int64_t(*p) + delta);
-  }
+  // Every run of ents_ (garbage included, harmlessly) holds positions.
+  for (uint32_t& e : ents_)
+    if (e >= from) e = uint32_t(int64_t(e) + delta);
   for (Tree& t : trees_) {
     if (t.count == 0) continue;
     if (t.min >= from) t.min = uint32_t(int64_t(t.min) + delta);
@@ -685,65 +717,105 @@ void ChainIndex::Renumber(uint32_t from, int delta) {
   }
 }
 
-void ChainIndex::AddTo(uint32_t s, const Region& r, int depth, uint32_t id) {
-  const uint32_t meta = slots_[s].meta;
-  if (meta & kLeafBit) {
+uint32_t ChainIndex::ReplaceLeaf(uint32_t old, std::vector<uint32_t>& v) {
+  const uint32_t* e;
+  uint32_t n;
+  LeafOf(old, e, n);
+  garbage_ += n;
+  return MakeLeaf(v.data(), uint32_t(v.size()), nullptr);
+}
+
+uint32_t ChainIndex::AddTo(uint32_t ref, const Region& r, int depth,
+                           uint32_t id) {
+  if (ref & kLeafRef) {
     const uint32_t* ids;
     uint32_t n;
-    LeafOf(s, ids, n);
+    LeafOf(ref, ids, n);
     std::vector<uint32_t> v(ids, ids + n);
     v.insert(std::upper_bound(v.begin(), v.end(), id), id);
     // A leaf that keeps growing is cut again, at doubling sizes so that a
     // leaf that cannot be cut is not retried on every insertion.
     const size_t ls = size_t(opts_.leaf_size);
-    if (v.size() > ls && std::has_single_bit(v.size() / ls) &&
-        v.size() % ls == 0 && depth < opts_.max_depth) {
-      Fill(s, v, r, depth);
-    } else {
-      WriteLeaf(s, v.data(), uint32_t(v.size()));
+    if (v.size() > ls && v.size() % ls == 0 &&
+        std::has_single_bit(v.size() / ls) && depth < opts_.max_depth) {
+      garbage_ += n;
+      return Fill(v, r, depth, nullptr);
     }
-    return;
+    return ReplaceLeaf(ref, v);
   }
-  const int f = int(meta & 7);
-  const unsigned nthr = (meta >> 3) & 15;
-  const uint32_t base = meta >> 7;
+  const uint32_t idx = ref;
+  const int f = int(nodes_[idx].meta & 7);
+  const unsigned nthr = nodes_[idx].meta >> 3;
   uint32_t thr[15];
-  for (unsigned j = 0; j < nthr; ++j) thr[j] = slots_[s].v[j] ^ kSign;
+  for (unsigned j = 0; j < nthr; ++j) thr[j] = nodes_[idx].thr[j] ^ kSign;
   const uint32_t a = Lo(id, f), b = Hi(id, f);
   for (unsigned j = 0; j <= nthr; ++j) {
     Region cr = r;
     if (j > 0) cr.lo[f] = thr[j - 1];
     if (j < nthr) cr.hi[f] = thr[j] - 1;
     if (b < cr.lo[f] || a > cr.hi[f]) continue;
-    AddTo(base + j, cr, depth + 1, id);
+    const uint32_t child = AddTo(nodes_[idx].child[j], cr, depth + 1, id);
+    nodes_[idx].child[j] = child;
   }
+  return idx;
 }
 
-void ChainIndex::RemoveFrom(uint32_t s, const Region& r, uint32_t id) {
-  const uint32_t meta = slots_[s].meta;
-  if (meta & kLeafBit) {
+uint32_t ChainIndex::RemoveFrom(uint32_t ref, const Region& r, uint32_t id) {
+  if (ref & kLeafRef) {
     const uint32_t* ids;
     uint32_t n;
-    LeafOf(s, ids, n);
+    LeafOf(ref, ids, n);
+    auto it = std::lower_bound(ids, ids + n, id);
+    if (it == ids + n || *it != id) return ref;
     std::vector<uint32_t> v(ids, ids + n);
-    auto it = std::lower_bound(v.begin(), v.end(), id);
-    if (it != v.end() && *it == id) {
-      v.erase(it);
-      WriteLeaf(s, v.data(), uint32_t(v.size()));
-    }
-    return;
+    v.erase(v.begin() + (it - ids));
+    return ReplaceLeaf(ref, v);
   }
-  const int f = int(meta & 7);
-  const unsigned nthr = (meta >> 3) & 15;
-  const uint32_t base = meta >> 7;
+  const uint32_t idx = ref;
+  const int f = int(nodes_[idx].meta & 7);
+  const unsigned nthr = nodes_[idx].meta >> 3;
   const uint32_t a = Lo(id, f), b = Hi(id, f);
   for (unsigned j = 0; j <= nthr; ++j) {
     Region cr = r;
-    if (j > 0) cr.lo[f] = slots_[s].v[j - 1] ^ kSign;
-    if (j < nthr) cr.hi[f] = (slots_[s].v[j] ^ kSign) - 1;
+    if (j > 0) cr.lo[f] = nodes_[idx].thr[j - 1] ^ kSign;
+    if (j < nthr) cr.hi[f] = (nodes_[idx].thr[j] ^ kSign) - 1;
     if (b < cr.lo[f] || a > cr.hi[f]) continue;
-    RemoveFrom(base + j, cr, id);
+    nodes_[idx].child[j] = RemoveFrom(nodes_[idx].child[j], cr, id);
   }
+  return idx;
+}
+
+void ChainIndex::Compact() {
+  // Rewrites every live leaf into a fresh ents_ (shared leaves stay shared).
+  std::vector<uint32_t> fresh;
+  std::vector<Big> big;
+  std::unordered_map<uint32_t, uint32_t> moved;
+  fresh.reserve(ents_.size() - garbage_);
+  auto move = [&](uint32_t ref) {
+    if (!(ref & kLeafRef) || ref == kLeafRef) return ref;
+    auto it = moved.find(ref);
+    if (it != moved.end()) return it->second;
+    const uint32_t* e;
+    uint32_t n;
+    LeafOf(ref, e, n);
+    const size_t off = fresh.size();
+    fresh.insert(fresh.end(), e, e + n);
+    uint32_t nref;
+    if (n >= kBigCount) {
+      big.push_back({uint32_t(off), n});
+      nref = kLeafRef | kBigCount << kOffBits | uint32_t(big.size() - 1);
+    } else {
+      nref = kLeafRef | n << kOffBits | uint32_t(off);
+    }
+    moved[ref] = nref;
+    return nref;
+  };
+  for (Node& nd : nodes_)
+    for (uint32_t& c : nd.child) c = move(c);
+  for (Tree& t : trees_) t.root = move(t.root);
+  ents_ = std::move(fresh);
+  big_ = std::move(big);
+  garbage_ = 0;
 }
 
 void ChainIndex::InsertPacked(uint32_t pos, const RuleBox& b) {
@@ -751,7 +823,7 @@ void ChainIndex::InsertPacked(uint32_t pos, const RuleBox& b) {
   const int t = TreeOf(b);
   boxes_.insert(boxes_.begin() + pos, Pack(b, uint16_t(t)));
   Tree& tr = trees_[t];
-  AddTo(tr.root, FullRegion(), 0, pos);
+  tr.root = AddTo(tr.root, FullRegion(), 0, pos);
   if (tr.count++ == 0) {
     tr.min = tr.max = pos;
   } else {
@@ -759,6 +831,8 @@ void ChainIndex::InsertPacked(uint32_t pos, const RuleBox& b) {
     tr.max = std::max(tr.max, pos);
   }
   SortTrees();
+  if (garbage_ > ents_.size() / 2 + 1024 || ents_.size() > kOffMask / 2)
+    Compact();
 }
 
 void ChainIndex::InsertBox(uint32_t pos, const RuleBox& b) {
@@ -772,7 +846,7 @@ void ChainIndex::Insert(uint32_t pos, const Rule& r) {
 void ChainIndex::Erase(uint32_t pos) {
   const int t = boxes_[pos].tree;
   Tree& tr = trees_[t];
-  RemoveFrom(tr.root, FullRegion(), pos);
+  tr.root = RemoveFrom(tr.root, FullRegion(), pos);
   boxes_.erase(boxes_.begin() + pos);
   // The tree bounds stay bounds: a removed minimum leaves a lower one.
   Renumber(pos + 1, -1);
@@ -781,20 +855,23 @@ void ChainIndex::Erase(uint32_t pos) {
     tr.max = 0;
   }
   SortTrees();
+  if (garbage_ > ents_.size() / 2 + 1024) Compact();
 }
 
 size_t ChainIndex::MemoryBytes() const {
   return sizeof(*this) + boxes_.capacity() * sizeof(Packed) +
-         slots_.capacity() * sizeof(Slot) + ext_.capacity() * sizeof(uint32_t) +
+         nodes_.capacity() * sizeof(Node) +
+         ents_.capacity() * sizeof(uint32_t) + big_.capacity() * sizeof(Big) +
          (in_pats_.capacity() + out_pats_.capacity()) * sizeof(Pattern);
 }
 
 ChainIndex::Stats ChainIndex::GetStats() const {
   Stats st;
   struct Item {
-    uint32_t s;
+    uint32_t ref;
     size_t depth;
   };
+  std::unordered_set<uint32_t> seen;
   for (const Tree& t : trees_) {
     if (t.count == 0) continue;
     ++st.trees;
@@ -802,19 +879,20 @@ ChainIndex::Stats ChainIndex::GetStats() const {
     while (!stack.empty()) {
       Item it = stack.back();
       stack.pop_back();
-      const Slot& sl = slots_[it.s];
       st.max_depth = std::max(st.max_depth, it.depth);
-      if (sl.meta & kLeafBit) {
+      if (it.ref & kLeafRef) {
+        const uint32_t* e;
+        uint32_t n;
+        LeafOf(it.ref, e, n);
         ++st.leaves;
-        const size_t n = sl.meta & kCountMask;
-        st.leaf_entries += n;
-        st.max_leaf = std::max(st.max_leaf, n);
+        if (n != 0 && seen.insert(it.ref).second) st.leaf_entries += n;
+        st.max_leaf = std::max(st.max_leaf, size_t(n));
         continue;
       }
       ++st.nodes;
-      const unsigned nthr = (sl.meta >> 3) & 15;
-      for (unsigned j = 0; j <= nthr; ++j)
-        stack.push_back({(sl.meta >> 7) + j, it.depth + 1});
+      const Node& nd = nodes_[it.ref];
+      for (unsigned j = 0; j <= (nd.meta >> 3); ++j)
+        stack.push_back({nd.child[j], it.depth + 1});
     }
   }
   return st;

@@ -17,10 +17,10 @@
 // specific in the destination, in the source, in the port, or in none do not
 // replicate into each other's trees). A tree node cuts one field into up to
 // 16 unequal intervals chosen from the rule endpoints (HyperSplit's
-// adaptivity with the shallow depth of multi-way cuts); a node and a leaf are
-// one 64-byte cache line each, and a leaf holds up to 15 rule positions in
-// order. A lookup descends each tree (skipping trees whose first rule comes
-// after the best candidate so far) and scans the leaves in rule order,
+// adaptivity with the shallow depth of multi-way cuts) and is two cache
+// lines; a leaf is a run of rule positions in order in one shared array
+// (children with the same rules share a run). A lookup descends every tree
+// at once (their loads overlap) and merges the leaves in rule order,
 // checking each entry's box.
 #pragma once
 
@@ -33,9 +33,9 @@
 
 namespace netfence::core {
 
-struct Rule;       // core/table.h
-struct XtParams;   // core/xt.h
-struct PktInfo;    // core/pktinfo.h
+struct Rule;      // core/table.h
+struct XtParams;  // core/xt.h
+struct PktInfo;   // core/pktinfo.h
 
 // ClsField numbers the header fields the trees cut on.
 enum ClsField : uint8_t {
@@ -75,7 +75,8 @@ bool MakePacketKey(const XtParams& p, const PktInfo& pi, int addr_word,
 // ChooseAddrWord picks the 32-bit word of IPv6 addresses in which the
 // rules' prefixes differ most (0 for IPv4): the word an index over them
 // cuts on.
-int ChooseAddrWord(Family f, const std::vector<const std::vector<Rule>*>& chains);
+int ChooseAddrWord(Family f,
+                   const std::vector<const std::vector<Rule>*>& chains);
 
 // RuleBox is a superset of the packets one rule can match.
 struct RuleBox {
@@ -175,23 +176,28 @@ class ChainIndex {
     uint16_t tree;
   };
   static_assert(sizeof(Packed) == 32);
-  // Slot is one cache line: an inner node (up to 15 thresholds, stored with
-  // the sign bit flipped for signed SIMD compares, children at base + j) or
-  // a leaf (up to 15 rule positions inline, or an extent of ext_).
-  struct alignas(64) Slot {
-    uint32_t v[15];
-    uint32_t meta;
+  // Node is an inner node: up to 15 thresholds (sign bit flipped for
+  // signed SIMD compares; unused ones are the maximum) cut one field into
+  // up to 16 intervals, child j covering [thr[j-1], thr[j]). Two cache
+  // lines: thresholds, then child references (see classifier.cc).
+  struct alignas(64) Node {
+    uint32_t thr[15];
+    uint32_t meta;  // field | thresholds << 3
+    uint32_t child[16];
   };
-  static_assert(sizeof(Slot) == 64);
+  static_assert(sizeof(Node) == 128);
+  struct Big {
+    uint32_t off, count;
+  };
   struct Tree {
-    uint32_t root = 0;
+    uint32_t root = 0x80000000u;  // an empty leaf
     uint32_t min = ~0u, max = 0;  // bounds of the positions it holds
     uint32_t count = 0;           // rules in the tree
   };
   struct Region {
     uint32_t lo[kNumClsFields], hi[kNumClsFields];
   };
-  struct Split;
+  struct LeafDedup;
   struct Pattern {
     uint64_t name[2], mask[2];
   };
@@ -199,25 +205,28 @@ class ChainIndex {
   static Packed Pack(const RuleBox& b, uint16_t tree);
   uint32_t Lo(uint32_t id, int f) const;
   uint32_t Hi(uint32_t id, int f) const;
-  void WriteLeaf(uint32_t s, const uint32_t* ids, uint32_t n);
   static Region FullRegion();
   int TreeOf(const RuleBox& b) const;
-  bool Contains(const Packed& b, const PacketKey& k,
-                const ClsCursor& c) const;
+  bool Contains(const Packed& b, const PacketKey& k, const ClsCursor& c) const;
   void PrepareCursor(const PacketKey& k, ClsCursor& c) const;
-  void LeafOf(uint32_t s, const uint32_t*& ids, uint32_t& n) const;
-  void Fill(uint32_t s, std::vector<uint32_t>& ids, const Region& r,
-            int depth);
-  bool TrySplit(int field, const std::vector<uint32_t>& ids, const Region& r,
-                Split& out) const;
-  uint32_t AllocSlots(uint32_t n);
-  void AddTo(uint32_t s, const Region& r, int depth, uint32_t id);
-  void RemoveFrom(uint32_t s, const Region& r, uint32_t id);
+  void LeafOf(uint32_t ref, const uint32_t*& ids, uint32_t& n) const;
+  uint32_t MakeLeaf(const uint32_t* ids, uint32_t n, LeafDedup* dedup);
+  uint32_t ReplaceLeaf(uint32_t old, std::vector<uint32_t>& v);
+  uint32_t Fill(std::vector<uint32_t>& ids, const Region& r, int depth,
+                LeafDedup* dedup);
+  bool ChooseCuts(int field, const std::vector<uint32_t>& ids, const Region& r,
+                  std::vector<uint32_t>& thr) const;
+  void Assign(int field, std::vector<uint32_t>& thr,
+              const std::vector<uint32_t>& ids, const Region& r,
+              std::vector<std::vector<uint32_t>>& children) const;
+  uint32_t AddTo(uint32_t ref, const Region& r, int depth, uint32_t id);
+  uint32_t RemoveFrom(uint32_t ref, const Region& r, uint32_t id);
   void Renumber(uint32_t from, int delta);
+  void Compact();
   void SortTrees();
   void InsertPacked(uint32_t pos, const RuleBox& b);
-  uint8_t PatternOf(std::vector<Pattern>& pats, const IfaceMatch& m,
-                    bool inv, bool& exact);
+  uint8_t PatternOf(std::vector<Pattern>& pats, const IfaceMatch& m, bool inv,
+                    bool& exact);
   static uint64_t PatternMask(const std::vector<Pattern>& pats,
                               const uint64_t name[2]);
 
@@ -225,8 +234,10 @@ class ChainIndex {
   ClassifierOptions opts_;
   int addr_word_ = 0;  // IPv6: the address word the trees use
   std::vector<Packed> boxes_;
-  std::vector<Slot> slots_;
-  std::vector<uint32_t> ext_;  // leaves of more than 15 entries
+  std::vector<Node> nodes_;
+  std::vector<uint32_t> ents_;  // leaves: runs of rule positions, ascending
+  std::vector<Big> big_;
+  size_t garbage_ = 0;  // ents_ no leaf refers to any more (after updates)
   Tree trees_[ClsCursor::kMaxTrees];
   uint8_t order_[ClsCursor::kMaxTrees] = {0, 1, 2, 3};  // by Tree::min
   // Interface patterns seen in the chain; entry 0 is "any interface".

@@ -153,6 +153,12 @@ void TableRuntime::InitCounters() {
     const Chain& c = table_->chains[i];
     chain_off_.push_back(shard_size_);
     shard_size_ += c.rules.size() + 1;
+    actions_.emplace_back();
+    for (const Rule& r : c.rules) {
+      actions_.back().push_back({r.kind, r.verdict, int32_t(r.chain_index)});
+      for (size_t b = 0; b < kIfNameSize; ++b)
+        if (r.ip.in.mask[b] != 0 || r.ip.out.mask[b] != 0) uses_ifaces_ = true;
+    }
     if (c.builtin) hook_chain_[static_cast<int>(c.hook)] = int(i);
     // Counters start from what the ruleset carried (iptables-restore -c).
     auto* ctrs = new AtomicCounters[c.rules.size() + 1];
@@ -178,7 +184,8 @@ void TableRuntime::FoldCounters() {
         pkts += sh[chain_off_[i] + r].pkts.load(std::memory_order_relaxed);
         bytes += sh[chain_off_[i] + r].bytes.load(std::memory_order_relaxed);
       }
-      Counters& to = r < c.rules.size() ? c.rules[r].counters : c.policy_counters;
+      Counters& to =
+          r < c.rules.size() ? c.rules[r].counters : c.policy_counters;
       to.pkts = pkts;
       to.bytes = bytes;
     }
@@ -231,8 +238,7 @@ bool TableRuntime::IpMatches(const Rule& r, const XtParams& p,
     if (Addr6Matches(d + 24, f.dst, f.dmsk) == bool(f.invflags & kInvDstIp))
       return false;
   }
-  if (NameMatches(f.in, names.in) == bool(f.invflags & kInvViaIn))
-    return false;
+  if (NameMatches(f.in, names.in) == bool(f.invflags & kInvViaIn)) return false;
   if (NameMatches(f.out, names.out) == bool(f.invflags & kInvViaOut))
     return false;
   if (v4) {
@@ -288,8 +294,12 @@ void TableRuntime::RunBurst(Hook h, XtParams* const* ps, const PktInfo* pis,
       Start& s = starts[i];
       s.use_index =
           MakePacketKey(*ps[base + i], pis[base + i], addr_word_, s.key);
-      PadIfName(ps[base + i]->state->in, s.key.in);
-      PadIfName(ps[base + i]->state->out, s.key.out);
+      std::memset(s.key.in, 0, sizeof s.key.in);
+      std::memset(s.key.out, 0, sizeof s.key.out);
+      if (uses_ifaces_) {
+        PadIfName(ps[base + i]->state->in, s.key.in);
+        PadIfName(ps[base + i]->state->out, s.key.out);
+      }
       s.cursor.Reset();
       if (!s.use_index) continue;
       keys[k] = &s.key;
@@ -325,11 +335,10 @@ Decision TableRuntime::Walk(Hook h, XtParams& p, const PktInfo& pi,
   // With an index, the rules it rules out are skipped: for each of them the
   // walk below would find IpMatches (or a port match reached through pure
   // matches) false, with no side effect. Everything else is unchanged.
-  IfNames names;
-  if (start != nullptr) {
-    std::memcpy(names.in, start->key.in, sizeof names.in);
-    std::memcpy(names.out, start->key.out, sizeof names.out);
-  } else {
+  // Masks of rules without interfaces are empty: then any names compare
+  // equal, and zeros stand in for them.
+  IfNames names{};
+  if (uses_ifaces_) {
     PadIfName(p.state->in, names.in);
     PadIfName(p.state->out, names.out);
   }
@@ -384,19 +393,23 @@ Decision TableRuntime::Walk(Hook h, XtParams& p, const PktInfo& pi,
       stack.pop_back();
       continue;
     }
-    if (use_index) {
-      if (const ChainIndex* ix = index_[chain].get()) {
-        const int next = int(ix->Next(uint32_t(rule), *key, cur));
-        if (next != rule) {
-          rule = next;
-          continue;
-        }
+    const ChainIndex* ix = use_index ? index_[chain].get() : nullptr;
+    if (ix != nullptr) {
+      const int next = int(ix->Next(uint32_t(rule), *key, cur));
+      if (next != rule) {
+        rule = next;
+        continue;
       }
     }
     const Rule& r = c.rules[rule];
-    bool matched = IpMatches(r, p, pi, names, p.hotdrop);
-    for (size_t m = 0; matched && m < r.matches.size(); ++m)
-      matched = r.matches[m].match->Matches(p);
+    bool matched;
+    if (ix != nullptr && opts_.trust_exact && ix->Exact(uint32_t(rule))) {
+      matched = true;  // its box, which holds the packet, is the rule
+    } else {
+      matched = IpMatches(r, p, pi, names, p.hotdrop);
+      for (size_t m = 0; matched && m < r.matches.size(); ++m)
+        matched = r.matches[m].match->Matches(p);
+    }
     if (!matched) {
       if (p.hotdrop) {
         d.verdict = Verdict::kDrop;
@@ -412,13 +425,14 @@ Decision TableRuntime::Walk(Hook h, XtParams& p, const PktInfo& pi,
     else
       counters_[chain][rule].Add(p.skb->data.size());
     if (visitor) visitor->Hit(*table_, chain, rule);
-    switch (r.kind) {
+    const Action& act = actions_[chain][rule];
+    switch (act.kind) {
       case TargetKind::kNone:
         ++rule;
         continue;
       case TargetKind::kStandard:
-        if (r.verdict != Verdict::kReturn) {
-          d.verdict = r.verdict;
+        if (act.verdict != Verdict::kReturn) {
+          d.verdict = act.verdict;
           d.chain = chain;
           d.rule = rule;
           return d;
@@ -437,12 +451,12 @@ Decision TableRuntime::Walk(Hook h, XtParams& p, const PktInfo& pi,
         continue;
       case TargetKind::kJump:
         stack.push_back({chain, rule, cur, key_gen});
-        chain = r.chain_index;
+        chain = act.chain_index;
         rule = 0;
         cur.Reset();
         continue;
       case TargetKind::kGoto:
-        chain = r.chain_index;
+        chain = act.chain_index;
         rule = 0;
         cur.Reset();
         continue;

@@ -59,6 +59,12 @@ struct RuntimeOptions {
   // cannot match; every candidate is still verified by the exact rule
   // logic. false: the kernel's plain linear walk.
   bool compiled = true;
+  // trust_exact: a candidate whose box the index marks exact (IPv4 prefixes
+  // and plain fields, at most a tcp / udp port match or an icmp type match
+  // and comments; see RuleBox::exact) is taken as matching without running
+  // IpMatches and its matches, which are then known to agree. This keeps
+  // large rulesets from touching every deciding rule's memory.
+  bool trust_exact = true;
   ClassifierOptions classifier;
 };
 
@@ -122,6 +128,17 @@ class TableRuntime {
 
   std::unique_ptr<Table> table_;
   std::vector<int> hook_chain_;  // built-in chain index per hook, or -1
+  // Action is what a rule does when it matches, copied out of the Rule so
+  // a walk decided by the index reads only small arrays.
+  struct Action {
+    TargetKind kind;
+    Verdict verdict;
+    int32_t chain_index;
+  };
+  std::vector<std::vector<Action>> actions_;  // per chain, per rule
+  // uses_ifaces_: some rule names an interface; without one, a walk never
+  // needs the packet's interface names.
+  bool uses_ifaces_ = false;
   // Rule counters per chain; index rules.size() is the chain's tail: the
   // policy of a built-in chain, the implicit RETURN of a user chain.
   mutable std::vector<std::unique_ptr<AtomicCounters[]>> counters_;

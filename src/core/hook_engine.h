@@ -60,6 +60,8 @@ struct HookResult {
 struct EngineOptions {
   uint64_t seed = 1;   // for statistic and random NAT choices
   CtConfig conntrack;  // nf_conntrack sysctls
+  // Rule lookup: the compiled index or the linear walk.
+  RuntimeOptions tables;
 };
 
 // HookEngine runs hooks for one network namespace. Safe for concurrent use.
