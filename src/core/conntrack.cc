@@ -384,7 +384,21 @@ int Conntrack::TrackPacket(Conn& ct, Packet& skb, unsigned dataoff,
       return -int(Verdict::kAccept);
     TcpCtResult r = TcpCtPacket(ct, c, cfg_.tcp);
     if (r.verdict <= 0) return r.verdict;
-    timeout = r.timeout;
+    // The tracker sets the timeout itself; ignored packets and SYN
+    // retransmissions neither renew it nor count (nf_ct_refresh_acct).
+    if (r.kill) {
+      // nf_ct_kill_acct: a RST before any reply ends the entry at once.
+      ct.packets[dir]++;
+      ct.bytes[dir] += skb.data.size();
+      if (ct.status & kIpsConfirmed) Remove(&ct);
+      ct.status |= kIpsDying;
+      return int(Verdict::kAccept);
+    }
+    if (r.refresh) {
+      ct.packets[dir]++;
+      ct.bytes[dir] += skb.data.size();
+    }
+    return int(Verdict::kAccept);
   } else if (ot.proto == kProtoUdp || ot.proto == kProtoUdplite) {
     const uint8_t* uh = skb.HeaderPointer(dataoff, 8);
     if (uh == nullptr) return -int(Verdict::kAccept);

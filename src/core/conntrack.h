@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/conn.h"
+#include "core/ct_hash.h"
 #include "core/ct_proto_tcp.h"
 #include "core/packet.h"
 #include "core/xt.h"
@@ -93,7 +94,7 @@ class Conntrack {
 
   CtConfig cfg_;
   mutable std::mutex mu_;
-  std::unordered_map<TupleKey, std::pair<Conn*, CtDir>, TupleKeyHash> hash_;
+  CtHash hash_;  // confirmed tuples of both directions (core/ct_hash.h)
   // Confirmed entries; unconfirmed ones are owned by their packet.
   std::vector<std::shared_ptr<Conn>> conns_;
   size_t gc_cursor_ = 0;
