@@ -29,8 +29,8 @@ ClassBenchSet& LoadSet(const std::string& seed, int size, bool compiled) {
   auto it = cache.find(key);
   if (it != cache.end()) return *it->second;
   const std::string dir = SharedDir() + "/classbench/";
-  auto filters = io::ParseClassBench(io::ReadFile(dir + name + ".rules"),
-                                     name + ".rules");
+  auto filters =
+      io::ParseClassBench(io::ReadFile(dir + name + ".rules"), name + ".rules");
   io::ClassBenchRuleset cb = io::ClassBenchToRestore(filters);
   io::SystemResolver resolver;
   core::RestoreOptions ro;
@@ -40,8 +40,8 @@ ClassBenchSet& LoadSet(const std::string& seed, int size, bool compiled) {
   auto set = std::make_unique<ClassBenchSet>();
   core::RuntimeOptions opts;
   opts.compiled = compiled;
-  set->table = std::make_unique<core::TableRuntime>(std::move(rs->tables[0]),
-                                                    opts);
+  set->table =
+      std::make_unique<core::TableRuntime>(std::move(rs->tables[0]), opts);
   set->chain = set->table->table().ChainIndex("FORWARD");
   set->rules = set->table->table().chains[set->chain].rules.size();
   std::vector<io::TraceHeader> hs;

@@ -68,6 +68,32 @@ void BM_RunLinear(benchmark::State& state) { RunWalk(state, false); }
 BENCHMARK(BM_RunCompiled)->Apply(Sizes);
 BENCHMARK(BM_RunLinear)->Apply(SmallSizes);
 
+// BM_RunThreads: the walk on one shared table from several threads, each
+// with its own packets (per-thread counter shards keep them apart).
+void BM_RunThreads(benchmark::State& state) {
+  ClassBenchSet& s =
+      LoadSet(SeedName(int(state.range(0))), int(state.range(1)), true);
+  std::vector<core::Packet> pkts = s.pkts;
+  std::vector<core::XtParams> params(pkts.size());
+  for (size_t i = 0; i < pkts.size(); ++i) {
+    params[i].skb = &pkts[i];
+    params[i].state = &s.st;
+  }
+  size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        s.table->Run(core::Hook::kForward, params[i], s.infos[i], nullptr));
+    if (++i == pkts.size()) i = 0;
+  }
+  state.SetItemsProcessed(int64_t(state.iterations()));
+}
+BENCHMARK(BM_RunThreads)
+    ->Args({0, 10000})
+    ->Args({1, 10000})
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
+
 // BM_RunBurst: the walk in bursts of 32 packets (TableRuntime::RunBurst).
 void BM_RunBurst(benchmark::State& state) {
   ClassBenchSet& s =
@@ -90,6 +116,64 @@ void BM_RunBurst(benchmark::State& state) {
                  std::to_string(state.range(1)));
 }
 BENCHMARK(BM_RunBurst)->Apply(Sizes);
+
+// BM_Build: indexing a whole chain (boxes from the rules, then the trees).
+void BM_Build(benchmark::State& state) {
+  ClassBenchSet& s =
+      LoadSet(SeedName(int(state.range(0))), int(state.range(1)), true);
+  const auto& rules = s.table->table().chains[s.chain].rules;
+  size_t bytes = 0;
+  for (auto _ : state) {
+    core::ChainIndex ix(core::Family::kIPv4, 0);
+    ix.Build(rules);
+    bytes = ix.MemoryBytes();
+  }
+  state.SetLabel(SeedName(int(state.range(0))) + "_" +
+                 std::to_string(state.range(1)));
+  state.counters["bytes_per_rule"] = double(bytes) / double(s.rules);
+}
+BENCHMARK(BM_Build)->Apply(Sizes)->Unit(benchmark::kMillisecond);
+
+// BM_InsertErase: one rule inserted at a random position of the chain's
+// index and erased again, in place.
+void BM_InsertErase(benchmark::State& state) {
+  ClassBenchSet& s =
+      LoadSet(SeedName(int(state.range(0))), int(state.range(1)), true);
+  const auto& rules = s.table->table().chains[s.chain].rules;
+  core::ChainIndex ix = *s.table->Index(s.chain);
+  std::vector<core::RuleBox> boxes;
+  for (size_t i = 0; i < 256; ++i)
+    boxes.push_back(ix.BoxFor(rules[i * 37 % rules.size()]));
+  uint32_t k = 0;
+  for (auto _ : state) {
+    const uint32_t pos = (k * 7919u) % ix.size();
+    ix.InsertBox(pos, boxes[k % boxes.size()]);
+    ix.Erase(pos);
+    ++k;
+  }
+  state.SetLabel(SeedName(int(state.range(0))) + "_" +
+                 std::to_string(state.range(1)));
+}
+BENCHMARK(BM_InsertErase)->Apply(Sizes)->Unit(benchmark::kMicrosecond);
+
+// BM_CopyInsert: what a TableEdit runtime costs over its table: a copy of
+// the old chain index (readers keep the old one) plus one insertion.
+void BM_CopyInsert(benchmark::State& state) {
+  ClassBenchSet& s =
+      LoadSet(SeedName(int(state.range(0))), int(state.range(1)), true);
+  const auto& rules = s.table->table().chains[s.chain].rules;
+  const core::ChainIndex& ix = *s.table->Index(s.chain);
+  uint32_t k = 0;
+  for (auto _ : state) {
+    core::ChainIndex copy = ix;
+    copy.Insert((k * 7919u) % copy.size(), rules[k % rules.size()]);
+    benchmark::DoNotOptimize(copy.size());
+    ++k;
+  }
+  state.SetLabel(SeedName(int(state.range(0))) + "_" +
+                 std::to_string(state.range(1)));
+}
+BENCHMARK(BM_CopyInsert)->Apply(Sizes)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace netfence::bench

@@ -45,7 +45,9 @@ class NullServices : public core::PacketServices {
                          core::NatManip) override {
     return core::Verdict::kAccept;
   }
-  uint32_t Random() override { return uint32_t(state_ = state_ * 6364136223846793005ull + 1) >> 7; }
+  uint32_t Random() override {
+    return uint32_t(state_ = state_ * 6364136223846793005ull + 1) >> 7;
+  }
 
  private:
   uint64_t state_ = 1;
@@ -115,7 +117,8 @@ int Run(const BenchArgs& a) {
   if (a.engine != "linear" && a.engine != "compiled")
     throw io::InputError("bench: --engine is linear or compiled");
   if (a.threads < 1 || a.batch < 1 || a.packets == 0)
-    throw io::InputError("bench: --threads, --batch and --packets must be >= 1");
+    throw io::InputError(
+        "bench: --threads, --batch and --packets must be >= 1");
   io::SystemResolver resolver;
   core::RestoreOptions ro;
   ro.resolver = &resolver;

@@ -18,11 +18,10 @@ bool ParsePrefix(const std::string& s, uint32_t& addr, int& len) {
   unsigned a, b, c, d;
   int l;
   char tail;
-  if (std::sscanf(s.c_str(), "%u.%u.%u.%u/%d%c", &a, &b, &c, &d, &l,
-                  &tail) != 5)
+  if (std::sscanf(s.c_str(), "%u.%u.%u.%u/%d%c", &a, &b, &c, &d, &l, &tail) !=
+      5)
     return false;
-  if (a > 255 || b > 255 || c > 255 || d > 255 || l < 0 || l > 32)
-    return false;
+  if (a > 255 || b > 255 || c > 255 || d > 255 || l < 0 || l > 32) return false;
   addr = a << 24 | b << 16 | c << 8 | d;
   len = l;
   if (len < 32) addr &= len == 0 ? 0 : ~0u << (32 - len);
@@ -54,17 +53,17 @@ std::vector<ClassBenchRule> ParseClassBench(const std::string& text,
     unsigned sl, sh, dl, dh;
     ClassBenchRule r;
     unsigned pv, pm;
-    bool ok = bool(ls >> src >> dst >> sl >> c1 >> sh >> dl >> c2 >> dh >>
-                   proto) &&
-              c1 == ":" && c2 == ":" && !src.empty() && src[0] == '@' &&
-              ParsePrefix(src.substr(1), r.src, r.src_len) &&
-              ParsePrefix(dst, r.dst, r.dst_len) && sl <= sh && sh <= 65535 &&
-              dl <= dh && dh <= 65535 &&
-              std::sscanf(proto.c_str(), "%x/%x", &pv, &pm) == 2 && pv <= 255 &&
-              pm <= 255;
+    bool ok =
+        bool(ls >> src >> dst >> sl >> c1 >> sh >> dl >> c2 >> dh >> proto) &&
+        c1 == ":" && c2 == ":" && !src.empty() && src[0] == '@' &&
+        ParsePrefix(src.substr(1), r.src, r.src_len) &&
+        ParsePrefix(dst, r.dst, r.dst_len) && sl <= sh && sh <= 65535 &&
+        dl <= dh && dh <= 65535 &&
+        std::sscanf(proto.c_str(), "%x/%x", &pv, &pm) == 2 && pv <= 255 &&
+        pm <= 255;
     if (!ok)
-      throw InputError(fmt::format("{}:{}: not a ClassBench filter", file,
-                                   lineno));
+      throw InputError(
+          fmt::format("{}:{}: not a ClassBench filter", file, lineno));
     r.sport_lo = uint16_t(sl);
     r.sport_hi = uint16_t(sh);
     r.dport_lo = uint16_t(dl);
@@ -85,9 +84,9 @@ ClassBenchRuleset ClassBenchToRestore(
        "[0:0]\n";
   for (size_t i = 0; i < rules.size(); ++i) {
     const ClassBenchRule& r = rules[i];
-    const std::string addrs = fmt::format(
-        "-A FORWARD -s {}/{} -d {}/{}", Dotted(r.src), r.src_len,
-        Dotted(r.dst), r.dst_len);
+    const std::string addrs =
+        fmt::format("-A FORWARD -s {}/{} -d {}/{}", Dotted(r.src), r.src_len,
+                    Dotted(r.dst), r.dst_len);
     const bool any_ports = !(r.sport_lo == 0 && r.sport_hi == 0xffff &&
                              r.dport_lo == 0 && r.dport_hi == 0xffff);
     std::string ports;
@@ -115,7 +114,8 @@ ClassBenchRuleset ClassBenchToRestore(
                      : fmt::format(" -p {}", name));
     } else {
       if (any_ports) ++rs.ports_dropped;
-      emit(r.proto == 0 ? std::string(" -p 0") : fmt::format(" -p {}", r.proto));
+      emit(r.proto == 0 ? std::string(" -p 0")
+                        : fmt::format(" -p {}", r.proto));
     }
   }
   o += "COMMIT\n";
@@ -137,11 +137,11 @@ std::vector<TraceHeader> ReadTrace(const std::string& path) {
     if (n != 5 || s > 0xffffffffUL || d > 0xffffffffUL || sp > 65535 ||
         dp > 65535 || pr > 255) {
       gzclose(f);
-      throw InputError(fmt::format("{}:{}: not a ClassBench header", path,
-                                   lineno));
+      throw InputError(
+          fmt::format("{}:{}: not a ClassBench header", path, lineno));
     }
-    out.push_back({uint32_t(s), uint32_t(d), uint16_t(sp), uint16_t(dp),
-                   uint8_t(pr)});
+    out.push_back(
+        {uint32_t(s), uint32_t(d), uint16_t(sp), uint16_t(dp), uint8_t(pr)});
   }
   const bool err = !gzeof(f);
   gzclose(f);
@@ -149,9 +149,8 @@ std::vector<TraceHeader> ReadTrace(const std::string& path) {
   return out;
 }
 
-std::vector<TraceHeader> DrawHeaders(const core::Table& t,
-                                     const core::Chain& c, size_t n,
-                                     uint64_t seed) {
+std::vector<TraceHeader> DrawHeaders(const core::Table& t, const core::Chain& c,
+                                     size_t n, uint64_t seed) {
   std::vector<TraceHeader> out;
   if (c.rules.empty()) return out;
   core::ChainIndex ix(t.family, 0);

@@ -40,7 +40,7 @@ std::vector<ClassBenchRule> ParseClassBench(const std::string& text,
 
 // ClassBenchRuleset is a filter set as iptables-restore input.
 struct ClassBenchRuleset {
-  std::string restore;          // "*filter ... COMMIT"
+  std::string restore;           // "*filter ... COMMIT"
   std::vector<uint32_t> origin;  // per FORWARD rule: its filter's line (1-)
   size_t ports_dropped = 0;      // filters whose ports iptables cannot match
 };
@@ -63,9 +63,8 @@ std::vector<TraceHeader> ReadTrace(const std::string& path);
 // DrawHeaders samples n headers from a chain's rules: a rule chosen
 // uniformly, then each field uniformly within what the rule's header filter
 // and port match allow (a protocol wildcard picks tcp, udp or icmp).
-std::vector<TraceHeader> DrawHeaders(const core::Table& t,
-                                     const core::Chain& c, size_t n,
-                                     uint64_t seed);
+std::vector<TraceHeader> DrawHeaders(const core::Table& t, const core::Chain& c,
+                                     size_t n, uint64_t seed);
 
 // MakePacket builds an IPv4 datagram with the header: a 20-byte IP header
 // and a TCP (20 bytes, ACK), UDP (8) or ICMP (8; type and code from the low
