@@ -415,6 +415,9 @@ void ChainIndex::BuildBoxes(std::vector<RuleBox> boxes) {
     boxes_.push_back(Pack(boxes[i], uint16_t(t)));
     ids[t].push_back(i);
   }
+  // Rules that replicate into too many leaves make the index give up (the
+  // chain is then walked linearly) rather than grow without bound.
+  budget_ = 64 * boxes_.size() + (size_t(1) << 16);
   LeafDedup dedup;
   for (int t = 0; t < ClsCursor::kMaxTrees; ++t) {
     Tree& tr = trees_[t];
@@ -463,7 +466,8 @@ uint32_t ChainIndex::MakeLeaf(const uint32_t* ids, uint32_t n,
     big_.push_back({uint32_t(off), n});
     ref = kLeafRef | kBigCount << kOffBits | uint32_t(big_.size() - 1);
   } else {
-    if (off > kOffMask) throw std::length_error("rule index too large");
+    if (off > kOffMask || off > budget_)
+      throw std::length_error("rule index too large");
     ref = kLeafRef | n << kOffBits | uint32_t(off);
   }
   if (dedup != nullptr) dedup->refs[h].push_back(ref);
@@ -693,13 +697,21 @@ void ChainIndex::NextBurst(const PacketKey* const* keys,
         }
       }
     }
+    // Then each stage touches what the previous one prefetched: the leaf
+    // runs, the boxes of their first entries, and finally the answers.
     for (size_t j = 0; j < m; ++j) {
       ClsCursor& c = *cursors[base + j];
       for (int t = 0; t < kT; ++t) {
         LeafOf(ref[j][t], c.leaf[t], c.n[t]);
         c.pos[t] = 0;
-        if (c.n[t] != 0) __builtin_prefetch(&boxes_[c.leaf[t][0]]);
+        if (c.n[t] != 0) __builtin_prefetch(c.leaf[t]);
       }
+    }
+    for (size_t j = 0; j < m; ++j) {
+      const ClsCursor& c = *cursors[base + j];
+      for (int t = 0; t < kT; ++t)
+        for (uint32_t e = 0; e < c.n[t] && e < 2; ++e)
+          __builtin_prefetch(&boxes_[c.leaf[t][e]]);
     }
     for (size_t j = 0; j < m; ++j)
       out[base + j] = Next(0, *keys[base + j], *cursors[base + j]);

@@ -238,6 +238,7 @@ class ChainIndex {
   std::vector<uint32_t> ents_;  // leaves: runs of rule positions, ascending
   std::vector<Big> big_;
   size_t garbage_ = 0;  // ents_ no leaf refers to any more (after updates)
+  size_t budget_ = 0;   // ents_ a build may use (see BuildBoxes)
   Tree trees_[ClsCursor::kMaxTrees];
   uint8_t order_[ClsCursor::kMaxTrees] = {0, 1, 2, 3};  // by Tree::min
   // Interface patterns seen in the chain; entry 0 is "any interface".

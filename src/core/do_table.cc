@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <stdexcept>
 
 #include "core/host.h"
 
@@ -39,21 +40,25 @@ TableRuntime::TableRuntime(std::unique_ptr<Table> t, const TableRuntime& prev,
   compiled_ = true;
   const ChainIndex* old = prev.index_[edit.chain].get();
   const std::vector<Rule>& rules = chains[edit.chain].rules;
-  if (old == nullptr) {
-    if (rules.size() >= opts_.classifier.min_rules) {
-      auto ix = std::make_shared<ChainIndex>(table_->family, addr_word_,
-                                             opts_.classifier);
-      ix->Build(rules);
-      index_[edit.chain] = std::move(ix);
+  try {
+    if (old == nullptr) {
+      if (rules.size() >= opts_.classifier.min_rules) {
+        auto ix = std::make_shared<ChainIndex>(table_->family, addr_word_,
+                                               opts_.classifier);
+        ix->Build(rules);
+        index_[edit.chain] = std::move(ix);
+      }
+      return;
     }
-    return;
+    auto ix = std::make_shared<ChainIndex>(*old);
+    if (edit.kind == TableEdit::Kind::kInsert)
+      ix->Insert(uint32_t(edit.rule), rules[edit.rule]);
+    else
+      ix->Erase(uint32_t(edit.rule));
+    index_[edit.chain] = std::move(ix);
+  } catch (const std::length_error&) {
+    index_[edit.chain] = nullptr;  // too large to index: walked linearly
   }
-  auto ix = std::make_shared<ChainIndex>(*old);
-  if (edit.kind == TableEdit::Kind::kInsert)
-    ix->Insert(uint32_t(edit.rule), rules[edit.rule]);
-  else
-    ix->Erase(uint32_t(edit.rule));
-  index_[edit.chain] = std::move(ix);
 }
 
 void TableRuntime::BuildIndexes() {
@@ -68,7 +73,11 @@ void TableRuntime::BuildIndexes() {
     if (rules.size() < opts_.classifier.min_rules) continue;
     auto ix = std::make_shared<ChainIndex>(table_->family, addr_word_,
                                            opts_.classifier);
-    ix->Build(rules);
+    try {
+      ix->Build(rules);
+    } catch (const std::length_error&) {
+      continue;  // too large to index (see ChainIndex): walked linearly
+    }
     index_[i] = std::move(ix);
   }
   // Tables whose chains are all short keep the plain walk.
@@ -307,14 +316,17 @@ void TableRuntime::RunBurst(Hook h, XtParams* const* ps, const PktInfo* pis,
       ++k;
     }
     ix->NextBurst(keys, cursors, k, first);
-    // The first candidates' rules are what each walk reads next.
+    // What each walk reads next: the first candidate's counter and action,
+    // and its rule when the index cannot vouch for it.
+    ShardCounter* sh = MyShard();
     for (size_t i = 0; i < k; ++i) {
       if (first[i] >= rules.size()) continue;
+      if (sh != nullptr) __builtin_prefetch(&sh[chain_off_[chain] + first[i]]);
+      __builtin_prefetch(&actions_[chain][first[i]]);
+      if (opts_.trust_exact && ix->Exact(first[i])) continue;
       const char* r = reinterpret_cast<const char*>(&rules[first[i]]);
       for (size_t off = 0; off < sizeof(Rule); off += 64)
         __builtin_prefetch(r + off);
-      if (ShardCounter* sh = MyShard())
-        __builtin_prefetch(&sh[chain_off_[chain] + first[i]]);
     }
     for (size_t i = 0; i < m; ++i)
       out[base + i] =
@@ -402,6 +414,7 @@ Decision TableRuntime::Walk(Hook h, XtParams& p, const PktInfo& pi,
       }
     }
     const Rule& r = c.rules[rule];
+    if (shard != nullptr) __builtin_prefetch(&shard[chain_off_[chain] + rule]);
     bool matched;
     if (ix != nullptr && opts_.trust_exact && ix->Exact(uint32_t(rule))) {
       matched = true;  // its box, which holds the packet, is the rule

@@ -366,8 +366,9 @@ void LineParser::DispatchExtOption(Command& c, int code, Getopt& g,
   if (c.target_type && c.exts.size() && c.target) {
     for (const Ext& e : c.exts) {
       if (e.target && e.offset == offset) {
+        // The first entry with this id wins (xtables_option_lookup).
         for (const auto& o : e.target->options)
-          if (o.id == id) call.entry = &o;
+          if (o.id == id && call.entry == nullptr) call.entry = &o;
         call.ext_name = e.target->name;
         call.xflags = c.target_xflags;
         ParseOptionValue(call);
@@ -383,7 +384,7 @@ void LineParser::DispatchExtOption(Command& c, int code, Getopt& g,
   for (auto& pm : c.matches) {
     if (pm.completed || pm.type != type) continue;
     for (const auto& o : type->options)
-      if (o.id == id) call.entry = &o;
+      if (o.id == id && call.entry == nullptr) call.entry = &o;
     call.ext_name = type->name;
     call.xflags = pm.xflags;
     ParseOptionValue(call);
