@@ -1541,9 +1541,15 @@ class Run:
         if not info['frag']:
             # The time-exceeded error may not be seen (no route back to the
             # sender); ip_forward / ip6_forward still dropped it for its TTL.
-            if fwd and own_mac and info.get('ttl', 64) <= 1 and \
-                    self._forward_route(p, info, fam):
-                return 'ttl'
+            if fwd and own_mac and self._forward_route(p, info, fam):
+                # The error may not be seen (no route back to the sender);
+                # ip_forward / ip6_forward still dropped the packet for it.
+                if info.get('ttl', 64) <= 1:
+                    return 'ttl'
+                mtu = self._forward_mtu
+                df = fam == 6 or (len(b) > 7 and b[6] & 0x40)
+                if mtu and df and len(b) > mtu:
+                    return 'mtu'
             return 'route'
         dst = info.get('dst')
         if dst is None or self.host.is_local(dst) or self.sc.defrag.get(fam):
@@ -1569,8 +1575,14 @@ class Run:
             routes = json.loads(r.stdout or '[]')
         except ValueError:
             return False
-        return bool(routes) and routes[0].get('type', 'unicast') == 'unicast' and \
+        self._forward_mtu = None
+        ok = bool(routes) and routes[0].get('type', 'unicast') == 'unicast' and \
             routes[0].get('dev') not in (None, 'lo')
+        if ok:
+            mtu = run(['cat', '/sys/class/net/%s/mtu' % routes[0]['dev']], ns=self.host.h,
+                      check=False).stdout.strip()
+            self._forward_mtu = int(mtu) if mtu.isdigit() else None
+        return ok
 
     def _tables_at(self, fam, hook):
         order = TABLE_ORDER.get(hook, [])
