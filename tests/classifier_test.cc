@@ -561,7 +561,7 @@ TEST(ClassifierIndex, NextMatchesScanThroughInsertsAndErases) {
   for (uint32_t seed = 1; seed <= 12; ++seed) {
     Gen g(seed);
     ClassifierOptions o;
-    o.leaf_size = int(seed % 3) * 3 + 2;
+    o.leaf_size = int(seed % 3) * 4 + 4;
     o.partition = seed % 4 != 0;
     std::vector<RuleBox> boxes;
     const int n = 50 + int(seed) * 40;

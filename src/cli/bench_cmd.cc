@@ -34,6 +34,9 @@ struct BenchArgs {
   int threads = 1;
   int batch = 1;
   uint64_t seed = 1;
+  int leaf_size = 0;   // 0: the default
+  int partition = -1;  // -1: the default
+  int trust_exact = -1;
 };
 
 // NullServices lets targets with side effects run without a host.
@@ -148,6 +151,9 @@ int Run(const BenchArgs& a) {
 
   core::RuntimeOptions opts;
   opts.compiled = a.engine == "compiled";
+  if (a.leaf_size > 0) opts.classifier.leaf_size = a.leaf_size;
+  if (a.partition >= 0) opts.classifier.partition = a.partition != 0;
+  if (a.trust_exact >= 0) opts.trust_exact = a.trust_exact != 0;
   const auto t0 = std::chrono::steady_clock::now();
   core::TableRuntime rt(std::move(table), opts);
   const auto t1 = std::chrono::steady_clock::now();
@@ -262,6 +268,12 @@ void AddBenchCommand(CLI::App& app, Action& action) {
   b->add_option("--in", args->in, "Input interface name (\"\": none)");
   b->add_option("--out", args->out, "Output interface name (\"\": none)");
   b->add_option("--seed", args->seed, "Seed for drawn headers");
+  b->add_option("--leaf-size", args->leaf_size,
+                "Tuning: rules per index leaf before it is cut");
+  b->add_option("--partition", args->partition,
+                "Tuning: 1 one tree per kind of specific field, 0 one tree");
+  b->add_option("--trust-exact", args->trust_exact,
+                "Tuning: 1 exact boxes skip verification, 0 verify all");
   b->callback([args, &action] { action = [args] { return Run(*args); }; });
 }
 

@@ -22,7 +22,7 @@ namespace netfence::core {
 namespace {
 
 // A child reference is a node number, or (top bit set) a leaf: a run of
-// ents_ given by its offset and length; a length of kBigCount means the
+// slots_ given by its offset and length; a length of kBigCount means the
 // offset numbers a Big record instead (leaves that long are rare).
 constexpr uint32_t kLeafRef = 1u << 31;
 constexpr int kOffBits = 21;
@@ -237,7 +237,7 @@ ChainIndex::ChainIndex(Family f, int addr_word, ClassifierOptions o)
   in_pats_[0] = out_pats_[0] = Pattern{{0, 0}, {0, 0}};
 }
 
-ChainIndex::Packed ChainIndex::Pack(const RuleBox& b, uint16_t tree) {
+ChainIndex::Packed ChainIndex::Pack(const RuleBox& b, int tree, uint32_t id) {
   Packed p;
   p.src_lo = b.lo[kFieldSrc];
   p.src_span = b.hi[kFieldSrc] - b.lo[kFieldSrc];
@@ -249,16 +249,19 @@ ChainIndex::Packed ChainIndex::Pack(const RuleBox& b, uint16_t tree) {
   p.dport_span = uint16_t(b.hi[kFieldDport] - b.lo[kFieldDport]);
   p.proto_lo = uint8_t(b.lo[kFieldProto]);
   p.proto_span = uint8_t(b.hi[kFieldProto] - b.lo[kFieldProto]);
-  p.frag_ok = b.frag_ok;
-  p.flags = b.exact ? kExactFlag : 0;
   p.in_pat = b.in_pat;
   p.out_pat = b.out_pat;
-  p.tree = tree;
+  p.meta = id | uint32_t(b.frag_ok & 3) << 24 | (b.exact ? kExactBit : 0) |
+           uint32_t(tree) << 27;
   return p;
 }
 
+const ChainIndex::Packed& ChainIndex::BoxOf(uint32_t id) const {
+  return master_.empty() ? slots_[home_[id]] : master_[id];
+}
+
 uint32_t ChainIndex::Lo(uint32_t id, int f) const {
-  const Packed& b = boxes_[id];
+  const Packed& b = BoxOf(id);
   switch (f) {
     case kFieldSrc:
       return b.src_lo;
@@ -274,7 +277,7 @@ uint32_t ChainIndex::Lo(uint32_t id, int f) const {
 }
 
 uint32_t ChainIndex::Hi(uint32_t id, int f) const {
-  const Packed& b = boxes_[id];
+  const Packed& b = BoxOf(id);
   switch (f) {
     case kFieldSrc:
       return b.src_lo + b.src_span;
@@ -403,21 +406,24 @@ struct ChainIndex::LeafDedup {
 };
 
 void ChainIndex::BuildBoxes(std::vector<RuleBox> boxes) {
-  boxes_.clear();
-  boxes_.reserve(boxes.size());
+  if (boxes.size() > kIdMask)
+    throw std::length_error("chain too long to index");
+  master_.clear();
+  master_.reserve(boxes.size());
   nodes_.clear();
-  ents_.clear();
+  slots_.clear();
   big_.clear();
   garbage_ = 0;
+  home_.assign(boxes.size(), ~0u);
   std::vector<std::vector<uint32_t>> ids(ClsCursor::kMaxTrees);
   for (uint32_t i = 0; i < boxes.size(); ++i) {
     const int t = TreeOf(boxes[i]);
-    boxes_.push_back(Pack(boxes[i], uint16_t(t)));
+    master_.push_back(Pack(boxes[i], t, i));
     ids[t].push_back(i);
   }
   // Rules that replicate into too many leaves make the index give up (the
   // chain is then walked linearly) rather than grow without bound.
-  budget_ = 64 * boxes_.size() + (size_t(1) << 16);
+  budget_ = 64 * boxes.size() + (size_t(1) << 16);
   LeafDedup dedup;
   for (int t = 0; t < ClsCursor::kMaxTrees; ++t) {
     Tree& tr = trees_[t];
@@ -429,13 +435,23 @@ void ChainIndex::BuildBoxes(std::vector<RuleBox> boxes) {
     }
     tr.root = Fill(ids[t], FullRegion(), 0, &dedup);
   }
-  boxes_.shrink_to_fit();
+  // Every rule lands in at least one leaf (its box meets the whole space).
+  for (uint32_t i = 0; i < home_.size(); ++i) {
+    if (home_[i] != ~0u) continue;
+    home_[i] = uint32_t(slots_.size());
+    slots_.push_back(master_[i]);
+    ++garbage_;
+  }
+  std::vector<Packed>().swap(master_);
   nodes_.shrink_to_fit();
-  ents_.shrink_to_fit();
+  slots_.shrink_to_fit();
   SortTrees();
 }
 
 void ChainIndex::SortTrees() {
+  nactive_ = 0;
+  for (int i = 0; i < ClsCursor::kMaxTrees; ++i)
+    if (!(trees_[i].root & kLeafRef)) active_[nactive_++] = uint8_t(i);
   for (int i = 0; i < ClsCursor::kMaxTrees; ++i) order_[i] = uint8_t(i);
   std::sort(order_, order_ + ClsCursor::kMaxTrees, [&](uint8_t a, uint8_t b) {
     return trees_[a].min < trees_[b].min;
@@ -452,37 +468,46 @@ uint32_t ChainIndex::MakeLeaf(const uint32_t* ids, uint32_t n,
     auto it = dedup->refs.find(h);
     if (it != dedup->refs.end()) {
       for (uint32_t ref : it->second) {
-        const uint32_t* e;
+        const Packed* e;
         uint32_t m;
         LeafOf(ref, e, m);
-        if (m == n && std::equal(ids, ids + n, e)) return ref;
+        bool same = m == n;
+        for (uint32_t i = 0; same && i < n; ++i)
+          same = (e[i].meta & kIdMask) == ids[i];
+        if (same) return ref;
       }
     }
   }
-  const size_t off = ents_.size();
-  ents_.insert(ents_.end(), ids, ids + n);
+  const size_t off = slots_.size();
+  if (off + n - std::min(garbage_, off) > budget_)
+    throw std::length_error("rule index too large");
+  slots_.reserve(off + n);
+  for (uint32_t i = 0; i < n; ++i) {
+    const Packed b = BoxOf(ids[i]);  // a copy: slots_ grows
+    slots_.push_back(b);
+    if (home_[ids[i]] == ~0u) home_[ids[i]] = uint32_t(off + i);
+  }
   uint32_t ref;
   if (n >= kBigCount) {
     big_.push_back({uint32_t(off), n});
     ref = kLeafRef | kBigCount << kOffBits | uint32_t(big_.size() - 1);
   } else {
-    if (off > kOffMask || off > budget_)
-      throw std::length_error("rule index too large");
+    if (off > kOffMask) throw std::length_error("rule index too large");
     ref = kLeafRef | n << kOffBits | uint32_t(off);
   }
   if (dedup != nullptr) dedup->refs[h].push_back(ref);
   return ref;
 }
 
-void ChainIndex::LeafOf(uint32_t ref, const uint32_t*& ids, uint32_t& n) const {
+void ChainIndex::LeafOf(uint32_t ref, const Packed*& boxes, uint32_t& n) const {
   const uint32_t off = ref & kOffMask;
   n = (ref >> kOffBits) & kBigCount;
   if (n == kBigCount) {
-    ids = ents_.data() + big_[off].off;
+    boxes = slots_.data() + big_[off].off;
     n = big_[off].count;
     return;
   }
-  ids = ents_.data() + off;
+  boxes = slots_.data() + off;
 }
 
 bool ChainIndex::ChooseCuts(int field, const std::vector<uint32_t>& ids,
@@ -559,13 +584,17 @@ uint32_t ChainIndex::Fill(std::vector<uint32_t>& ids, const Region& r,
     if (!ChooseCuts(f, *probe, r, thr)) continue;
     Assign(f, thr, *probe, r, children);
     if (children.size() < 2) continue;
-    size_t maxc = 0;
+    size_t maxc = 0, total = 0;
     double score = 0;
     for (const auto& c : children) {
       maxc = std::max(maxc, c.size());
+      total += c.size();
       score += double(c.size()) * double(c.size());
     }
     if (maxc >= probe->size()) continue;  // no child is smaller
+    // A cut that copies most rules into most children (they are wide in
+    // this field) costs more memory than the leaf scan it saves.
+    if (total > 4 * probe->size()) continue;
     if (best_field < 0 || score < best_score) {
       best_field = f;
       best_score = score;
@@ -611,19 +640,22 @@ void ChainIndex::PrepareCursor(const PacketKey& k, ClsCursor& c) const {
   // different trees overlap, so this costs about one tree's latency.
   uint32_t ref[ClsCursor::kMaxTrees];
   for (int t = 0; t < ClsCursor::kMaxTrees; ++t) ref[t] = trees_[t].root;
-  bool more = true;
+  bool more = nactive_ > 0;
   while (more) {
     more = false;
-    for (int t = 0; t < ClsCursor::kMaxTrees; ++t) {
+    for (int a = 0; a < nactive_; ++a) {
+      const int t = active_[a];
       if (ref[t] & kLeafRef) continue;
       const Node& n = nodes_[ref[t]];
       ref[t] = n.child[CountLE(n.thr, k.f[n.meta & 7] ^ kSign, n.meta >> 3)];
       more = true;
     }
   }
+  // The leaves' loads start together too, before Next reads them in turn.
   for (int t = 0; t < ClsCursor::kMaxTrees; ++t) {
     LeafOf(ref[t], c.leaf[t], c.n[t]);
     c.pos[t] = 0;
+    __builtin_prefetch(c.leaf[t]);
   }
 }
 
@@ -634,7 +666,7 @@ inline bool ChainIndex::Contains(const Packed& b, const PacketKey& k,
          (uint16_t(k.f[kFieldSport] - b.sport_lo) <= b.sport_span) &
          (uint16_t(k.f[kFieldDport] - b.dport_lo) <= b.dport_span) &
          (uint8_t(k.f[kFieldProto] - b.proto_lo) <= b.proto_span) &
-         ((b.frag_ok >> k.later_frag) & 1) &
+         ((b.meta >> (24 + k.later_frag)) & 1) &
          (((c.in_mask >> (b.in_pat & 63)) ^ (b.in_pat >> 7)) & 1) &
          (((c.out_mask >> (b.out_pat & 63)) ^ (b.out_pat >> 7)) & 1);
 }
@@ -647,14 +679,16 @@ uint32_t ChainIndex::Next(uint32_t i, const PacketKey& k, ClsCursor& c) const {
     const Tree& tr = trees_[t];
     if (tr.min >= best) break;  // trees are in order of their first rule
     if (tr.max < i) continue;
-    const uint32_t* ids = c.leaf[t];
+    const Packed* boxes = c.leaf[t];
     uint32_t p = c.pos[t];
     const uint32_t e = c.n[t];
     for (; p < e; ++p) {
-      const uint32_t id = ids[p];
+      const Packed& b = boxes[p];
+      const uint32_t id = b.meta & kIdMask;
       if (id >= best) break;
-      if (id >= i && Contains(boxes_[id], k, c)) {
+      if (id >= i && Contains(b, k, c)) {
         best = id;
+        c.exact = b.meta & kExactBit;
         break;
       }
     }
@@ -681,12 +715,13 @@ void ChainIndex::NextBurst(const PacketKey* const* keys,
     }
     // Every packet moves down one level of every tree per round, so the
     // loads of a round are independent and their cache misses overlap.
-    bool more = true;
+    bool more = nactive_ > 0;
     while (more) {
       more = false;
       for (size_t j = 0; j < m; ++j) {
         const PacketKey& k = *keys[base + j];
-        for (int t = 0; t < kT; ++t) {
+        for (int a = 0; a < nactive_; ++a) {
+          const int t = active_[a];
           if (ref[j][t] & kLeafRef) continue;
           const Node& nd = nodes_[ref[j][t]];
           const uint32_t next =
@@ -710,8 +745,7 @@ void ChainIndex::NextBurst(const PacketKey* const* keys,
     for (size_t j = 0; j < m; ++j) {
       const ClsCursor& c = *cursors[base + j];
       for (int t = 0; t < kT; ++t)
-        for (uint32_t e = 0; e < c.n[t] && e < 2; ++e)
-          __builtin_prefetch(&boxes_[c.leaf[t][e]]);
+        if (c.n[t] > 2) __builtin_prefetch(c.leaf[t] + 2);
     }
     for (size_t j = 0; j < m; ++j)
       out[base + j] = Next(0, *keys[base + j], *cursors[base + j]);
@@ -719,9 +753,12 @@ void ChainIndex::NextBurst(const PacketKey* const* keys,
 }
 
 void ChainIndex::Renumber(uint32_t from, int delta) {
-  // Every run of ents_ (garbage included, harmlessly) holds positions.
-  for (uint32_t& e : ents_)
-    if (e >= from) e = uint32_t(int64_t(e) + delta);
+  // Every slot (garbage included: homes may point there) holds a position.
+  for (Packed& b : slots_) {
+    const uint32_t id = b.meta & kIdMask;
+    if (id >= from)
+      b.meta = (b.meta & ~kIdMask) | uint32_t(int64_t(id) + delta);
+  }
   for (Tree& t : trees_) {
     if (t.count == 0) continue;
     if (t.min >= from) t.min = uint32_t(int64_t(t.min) + delta);
@@ -730,20 +767,28 @@ void ChainIndex::Renumber(uint32_t from, int delta) {
 }
 
 uint32_t ChainIndex::ReplaceLeaf(uint32_t old, std::vector<uint32_t>& v) {
-  const uint32_t* e;
+  const Packed* e;
   uint32_t n;
   LeafOf(old, e, n);
   garbage_ += n;
   return MakeLeaf(v.data(), uint32_t(v.size()), nullptr);
 }
 
+// LeafIds lists the rule positions of a leaf.
+static std::vector<uint32_t> LeafIds(const ClsBox* e, uint32_t n,
+                                     uint32_t mask) {
+  std::vector<uint32_t> v(n);
+  for (uint32_t i = 0; i < n; ++i) v[i] = e[i].meta & mask;
+  return v;
+}
+
 uint32_t ChainIndex::AddTo(uint32_t ref, const Region& r, int depth,
                            uint32_t id) {
   if (ref & kLeafRef) {
-    const uint32_t* ids;
+    const Packed* e;
     uint32_t n;
-    LeafOf(ref, ids, n);
-    std::vector<uint32_t> v(ids, ids + n);
+    LeafOf(ref, e, n);
+    std::vector<uint32_t> v = LeafIds(e, n, kIdMask);
     v.insert(std::upper_bound(v.begin(), v.end(), id), id);
     // A leaf that keeps growing is cut again, at doubling sizes so that a
     // leaf that cannot be cut is not retried on every insertion.
@@ -774,13 +819,13 @@ uint32_t ChainIndex::AddTo(uint32_t ref, const Region& r, int depth,
 
 uint32_t ChainIndex::RemoveFrom(uint32_t ref, const Region& r, uint32_t id) {
   if (ref & kLeafRef) {
-    const uint32_t* ids;
+    const Packed* e;
     uint32_t n;
-    LeafOf(ref, ids, n);
-    auto it = std::lower_bound(ids, ids + n, id);
-    if (it == ids + n || *it != id) return ref;
-    std::vector<uint32_t> v(ids, ids + n);
-    v.erase(v.begin() + (it - ids));
+    LeafOf(ref, e, n);
+    std::vector<uint32_t> v = LeafIds(e, n, kIdMask);
+    auto it = std::lower_bound(v.begin(), v.end(), id);
+    if (it == v.end() || *it != id) return ref;
+    v.erase(it);
     return ReplaceLeaf(ref, v);
   }
   const uint32_t idx = ref;
@@ -798,20 +843,26 @@ uint32_t ChainIndex::RemoveFrom(uint32_t ref, const Region& r, uint32_t id) {
 }
 
 void ChainIndex::Compact() {
-  // Rewrites every live leaf into a fresh ents_ (shared leaves stay shared).
-  std::vector<uint32_t> fresh;
+  // Rewrites every live leaf into fresh slots (shared leaves stay shared)
+  // and points each rule's home at one of its copies.
+  std::vector<Packed> fresh;
   std::vector<Big> big;
   std::unordered_map<uint32_t, uint32_t> moved;
-  fresh.reserve(ents_.size() - garbage_);
+  fresh.reserve(slots_.size() - std::min(garbage_, slots_.size()));
+  std::vector<uint32_t> home(home_.size(), ~0u);
   auto move = [&](uint32_t ref) {
     if (!(ref & kLeafRef) || ref == kLeafRef) return ref;
     auto it = moved.find(ref);
     if (it != moved.end()) return it->second;
-    const uint32_t* e;
+    const Packed* e;
     uint32_t n;
     LeafOf(ref, e, n);
     const size_t off = fresh.size();
-    fresh.insert(fresh.end(), e, e + n);
+    for (uint32_t i = 0; i < n; ++i) {
+      fresh.push_back(e[i]);
+      uint32_t& h = home[e[i].meta & kIdMask];
+      if (h == ~0u) h = uint32_t(off + i);
+    }
     uint32_t nref;
     if (n >= kBigCount) {
       big.push_back({uint32_t(off), n});
@@ -825,15 +876,27 @@ void ChainIndex::Compact() {
   for (Node& nd : nodes_)
     for (uint32_t& c : nd.child) c = move(c);
   for (Tree& t : trees_) t.root = move(t.root);
-  ents_ = std::move(fresh);
+  for (uint32_t i = 0; i < home.size(); ++i) {
+    if (home[i] != ~0u) continue;
+    home[i] = uint32_t(fresh.size());
+    fresh.push_back(slots_[home_[i]]);
+  }
+  slots_ = std::move(fresh);
   big_ = std::move(big);
+  home_ = std::move(home);
   garbage_ = 0;
 }
 
 void ChainIndex::InsertPacked(uint32_t pos, const RuleBox& b) {
+  if (home_.size() >= kIdMask)
+    throw std::length_error("chain too long to index");
   Renumber(pos, +1);
   const int t = TreeOf(b);
-  boxes_.insert(boxes_.begin() + pos, Pack(b, uint16_t(t)));
+  // The new rule's box waits in a slot of its own until leaves copy it.
+  slots_.push_back(Pack(b, t, pos));
+  ++garbage_;
+  home_.insert(home_.begin() + pos, uint32_t(slots_.size() - 1));
+  budget_ = 64 * home_.size() + (size_t(1) << 16);
   Tree& tr = trees_[t];
   tr.root = AddTo(tr.root, FullRegion(), 0, pos);
   if (tr.count++ == 0) {
@@ -843,7 +906,7 @@ void ChainIndex::InsertPacked(uint32_t pos, const RuleBox& b) {
     tr.max = std::max(tr.max, pos);
   }
   SortTrees();
-  if (garbage_ > ents_.size() / 2 + 1024 || ents_.size() > kOffMask / 2)
+  if (garbage_ > slots_.size() / 2 + 1024 || slots_.size() > kOffMask / 2)
     Compact();
 }
 
@@ -856,10 +919,11 @@ void ChainIndex::Insert(uint32_t pos, const Rule& r) {
 }
 
 void ChainIndex::Erase(uint32_t pos) {
-  const int t = boxes_[pos].tree;
+  const int t = int(BoxOf(pos).meta >> 27 & 3);
   Tree& tr = trees_[t];
   tr.root = RemoveFrom(tr.root, FullRegion(), pos);
-  boxes_.erase(boxes_.begin() + pos);
+  home_.erase(home_.begin() + pos);
+  ++garbage_;
   // The tree bounds stay bounds: a removed minimum leaves a lower one.
   Renumber(pos + 1, -1);
   if (--tr.count == 0) {
@@ -867,13 +931,13 @@ void ChainIndex::Erase(uint32_t pos) {
     tr.max = 0;
   }
   SortTrees();
-  if (garbage_ > ents_.size() / 2 + 1024) Compact();
+  if (garbage_ > slots_.size() / 2 + 1024) Compact();
 }
 
 size_t ChainIndex::MemoryBytes() const {
-  return sizeof(*this) + boxes_.capacity() * sizeof(Packed) +
-         nodes_.capacity() * sizeof(Node) +
-         ents_.capacity() * sizeof(uint32_t) + big_.capacity() * sizeof(Big) +
+  return sizeof(*this) + slots_.capacity() * sizeof(Packed) +
+         home_.capacity() * sizeof(uint32_t) +
+         nodes_.capacity() * sizeof(Node) + big_.capacity() * sizeof(Big) +
          (in_pats_.capacity() + out_pats_.capacity()) * sizeof(Pattern);
 }
 
@@ -893,7 +957,7 @@ ChainIndex::Stats ChainIndex::GetStats() const {
       stack.pop_back();
       st.max_depth = std::max(st.max_depth, it.depth);
       if (it.ref & kLeafRef) {
-        const uint32_t* e;
+        const Packed* e;
         uint32_t n;
         LeafOf(it.ref, e, n);
         ++st.leaves;

@@ -18,10 +18,10 @@
 // replicate into each other's trees). A tree node cuts one field into up to
 // 16 unequal intervals chosen from the rule endpoints (HyperSplit's
 // adaptivity with the shallow depth of multi-way cuts) and is two cache
-// lines; a leaf is a run of rule positions in order in one shared array
-// (children with the same rules share a run). A lookup descends every tree
-// at once (their loads overlap) and merges the leaves in rule order,
-// checking each entry's box.
+// lines; a leaf is a run of its rules' boxes in rule order in one shared
+// array (children with the same rules share a run). A lookup descends every
+// tree at once (their loads overlap) and merges the leaves in rule order,
+// testing each box as it goes.
 #pragma once
 
 #include <cstddef>
@@ -102,6 +102,18 @@ struct ClassifierOptions {
   uint32_t min_rules = 8;  // chains shorter than this are walked linearly
 };
 
+// ClsBox is a RuleBox as an index stores it, laid out for the containment
+// test: ranges as (low, span), so one subtraction and one compare test a
+// field; meta holds the rule's position (24 bits), frag_ok (2 bits), the
+// exact flag and the rule's tree.
+struct ClsBox {
+  uint32_t src_lo, src_span, dst_lo, dst_span;
+  uint16_t sport_lo, sport_span, dport_lo, dport_span;
+  uint8_t proto_lo, proto_span, in_pat, out_pat;
+  uint32_t meta;
+};
+static_assert(sizeof(ClsBox) == 32);
+
 // ClsCursor is the lookup state of one visit of a chain by one packet. The
 // positions it asks for must not decrease; Reset it for a new visit or key.
 // Only `ready` is initialised: the rest is filled when first used, which
@@ -110,8 +122,9 @@ struct ClsCursor {
   static constexpr int kMaxTrees = 4;
   void Reset() { ready = false; }
   bool ready = false;
+  bool exact;  // the candidate Next returned last has an exact box
   uint64_t in_mask, out_mask;  // patterns the interfaces match
-  const uint32_t* leaf[kMaxTrees];
+  const ClsBox* leaf[kMaxTrees];
   uint32_t pos[kMaxTrees], n[kMaxTrees];
 };
 
@@ -151,10 +164,10 @@ class ChainIndex {
   // interface patterns (adding patterns as needed).
   RuleBox BoxFor(const Rule& r);
 
-  uint32_t size() const { return uint32_t(boxes_.size()); }
+  uint32_t size() const { return uint32_t(home_.size()); }
   int addr_word() const { return addr_word_; }
   // Exact reports whether rule i's box describes it completely.
-  bool Exact(uint32_t i) const { return boxes_[i].flags & kExactFlag; }
+  bool Exact(uint32_t i) const { return slots_[home_[i]].meta & kExactBit; }
   // MemoryBytes is the heap the index occupies.
   size_t MemoryBytes() const;
   // Stats describe the index shape (for tuning and reports).
@@ -165,17 +178,9 @@ class ChainIndex {
   Stats GetStats() const;
 
  private:
-  static constexpr uint8_t kExactFlag = 1;
-  // Packed is a RuleBox laid out for the containment test: ranges as
-  // (low, span) so one subtraction and one compare test a field.
-  struct Packed {
-    uint32_t src_lo, src_span, dst_lo, dst_span;
-    uint16_t sport_lo, sport_span, dport_lo, dport_span;
-    uint8_t proto_lo, proto_span, frag_ok, flags;
-    uint8_t in_pat, out_pat;
-    uint16_t tree;
-  };
-  static_assert(sizeof(Packed) == 32);
+  static constexpr uint32_t kIdMask = (1u << 24) - 1;
+  static constexpr uint32_t kExactBit = 1u << 26;
+  using Packed = ClsBox;
   // Node is an inner node: up to 15 thresholds (sign bit flipped for
   // signed SIMD compares; unused ones are the maximum) cut one field into
   // up to 16 intervals, child j covering [thr[j-1], thr[j]). Two cache
@@ -202,14 +207,15 @@ class ChainIndex {
     uint64_t name[2], mask[2];
   };
 
-  static Packed Pack(const RuleBox& b, uint16_t tree);
+  static Packed Pack(const RuleBox& b, int tree, uint32_t id);
+  const Packed& BoxOf(uint32_t id) const;
   uint32_t Lo(uint32_t id, int f) const;
   uint32_t Hi(uint32_t id, int f) const;
   static Region FullRegion();
   int TreeOf(const RuleBox& b) const;
   bool Contains(const Packed& b, const PacketKey& k, const ClsCursor& c) const;
   void PrepareCursor(const PacketKey& k, ClsCursor& c) const;
-  void LeafOf(uint32_t ref, const uint32_t*& ids, uint32_t& n) const;
+  void LeafOf(uint32_t ref, const Packed*& boxes, uint32_t& n) const;
   uint32_t MakeLeaf(const uint32_t* ids, uint32_t n, LeafDedup* dedup);
   uint32_t ReplaceLeaf(uint32_t old, std::vector<uint32_t>& v);
   uint32_t Fill(std::vector<uint32_t>& ids, const Region& r, int depth,
@@ -233,14 +239,21 @@ class ChainIndex {
   Family family_;
   ClassifierOptions opts_;
   int addr_word_ = 0;  // IPv6: the address word the trees use
-  std::vector<Packed> boxes_;
   std::vector<Node> nodes_;
-  std::vector<uint32_t> ents_;  // leaves: runs of rule positions, ascending
+  // Leaves are runs of slots_: the boxes of their rules, in rule order, so
+  // a lookup reads a leaf's boxes in one sequential sweep (rules in several
+  // leaves have a copy in each).
+  std::vector<Packed> slots_;
+  std::vector<uint32_t> home_;  // per rule position: a slot with its box
+  std::vector<Packed> master_;  // per rule position, while building
   std::vector<Big> big_;
-  size_t garbage_ = 0;  // ents_ no leaf refers to any more (after updates)
-  size_t budget_ = 0;   // ents_ a build may use (see BuildBoxes)
+  size_t garbage_ = 0;  // slots no leaf refers to any more (after updates)
+  size_t budget_ = 0;   // slots a build may use (see BuildBoxes)
   Tree trees_[ClsCursor::kMaxTrees];
   uint8_t order_[ClsCursor::kMaxTrees] = {0, 1, 2, 3};  // by Tree::min
+  // Trees whose root is a node (the others need no descent).
+  uint8_t active_[ClsCursor::kMaxTrees] = {};
+  int nactive_ = 0;
   // Interface patterns seen in the chain; entry 0 is "any interface".
   std::vector<Pattern> in_pats_, out_pats_;
 };

@@ -273,6 +273,7 @@ struct TableRuntime::Start {
   PacketKey key;
   ClsCursor cursor;
   bool use_index = false;
+  int first = -1;  // the hook chain's first candidate, when known
 };
 
 Decision TableRuntime::Run(Hook h, XtParams& p, const PktInfo& pi,
@@ -310,12 +311,15 @@ void TableRuntime::RunBurst(Hook h, XtParams* const* ps, const PktInfo* pis,
         PadIfName(ps[base + i]->state->out, s.key.out);
       }
       s.cursor.Reset();
+      s.first = -1;
       if (!s.use_index) continue;
       keys[k] = &s.key;
       cursors[k] = &s.cursor;
       ++k;
     }
     ix->NextBurst(keys, cursors, k, first);
+    for (size_t i = 0, j = 0; i < m; ++i)
+      if (starts[i].use_index) starts[i].first = int(first[j++]);
     // What each walk reads next: the first candidate's counter and action,
     // and its rule when the index cannot vouch for it.
     ShardCounter* sh = MyShard();
@@ -323,7 +327,7 @@ void TableRuntime::RunBurst(Hook h, XtParams* const* ps, const PktInfo* pis,
       if (first[i] >= rules.size()) continue;
       if (sh != nullptr) __builtin_prefetch(&sh[chain_off_[chain] + first[i]]);
       __builtin_prefetch(&actions_[chain][first[i]]);
-      if (opts_.trust_exact && ix->Exact(first[i])) continue;
+      if (opts_.trust_exact && cursors[i]->exact) continue;
       const char* r = reinterpret_cast<const char*>(&rules[first[i]]);
       for (size_t off = 0; off < sizeof(Rule); off += 64)
         __builtin_prefetch(r + off);
@@ -358,10 +362,12 @@ Decision TableRuntime::Walk(Hook h, XtParams& p, const PktInfo& pi,
   const PacketKey* key = &own_key;
   ClsCursor cur;
   bool use_index = false;
+  int known_first = -1;  // Next(0) of the hook chain, already asked
   if (start != nullptr) {
     key = &start->key;
     cur = start->cursor;
     use_index = start->use_index;
+    known_first = start->first;
   } else if (compiled_) {
     use_index = MakePacketKey(p, pi, addr_word_, own_key);
     std::memcpy(own_key.in, names.in, sizeof names.in);
@@ -407,7 +413,10 @@ Decision TableRuntime::Walk(Hook h, XtParams& p, const PktInfo& pi,
     }
     const ChainIndex* ix = use_index ? index_[chain].get() : nullptr;
     if (ix != nullptr) {
-      const int next = int(ix->Next(uint32_t(rule), *key, cur));
+      const int next = known_first >= 0 && rule == 0 && chain == base_chain
+                           ? known_first
+                           : int(ix->Next(uint32_t(rule), *key, cur));
+      known_first = -1;
       if (next != rule) {
         rule = next;
         continue;
@@ -416,7 +425,8 @@ Decision TableRuntime::Walk(Hook h, XtParams& p, const PktInfo& pi,
     const Rule& r = c.rules[rule];
     if (shard != nullptr) __builtin_prefetch(&shard[chain_off_[chain] + rule]);
     bool matched;
-    if (ix != nullptr && opts_.trust_exact && ix->Exact(uint32_t(rule))) {
+    // Next just returned this rule: cur.exact is its box's.
+    if (ix != nullptr && opts_.trust_exact && cur.exact) {
       matched = true;  // its box, which holds the packet, is the rule
     } else {
       matched = IpMatches(r, p, pi, names, p.hotdrop);
