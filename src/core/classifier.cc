@@ -481,7 +481,8 @@ uint32_t ChainIndex::MakeLeaf(const uint32_t* ids, uint32_t n,
   const size_t off = slots_.size();
   if (off + n - std::min(garbage_, off) > budget_)
     throw std::length_error("rule index too large");
-  slots_.reserve(off + n);
+  if (slots_.capacity() < off + n)
+    slots_.reserve(std::max(off + n, 2 * slots_.capacity()));
   for (uint32_t i = 0; i < n; ++i) {
     const Packed b = BoxOf(ids[i]);  // a copy: slots_ grows
     slots_.push_back(b);
