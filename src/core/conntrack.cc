@@ -249,6 +249,29 @@ Conn* Conntrack::Find(const Tuple& t, uint16_t zone, CtDir* dir, double now) {
   return ct;
 }
 
+void Conntrack::FindBurst(const Tuple* const* ts, uint16_t zone, size_t n,
+                          Conn** out, CtDir* dirs, double now) {
+  constexpr size_t kChunk = 16;
+  CtHash::Hit hits[kChunk];
+  for (size_t base = 0; base < n; base += kChunk) {
+    const size_t m = std::min(kChunk, n - base);
+    hash_.FindBurst(ts + base, zone, m, hits);
+    for (size_t i = 0; i < m; ++i) {
+      Conn* ct = hits[i].ct;
+      if (ct != nullptr && Expired(ct, now)) {
+        // As Find: reaped on the spot; a later tuple of the burst that
+        // belonged to it is looked up again.
+        Remove(ct);
+        for (size_t j = i + 1; j < m; ++j)
+          if (hits[j].ct == ct) hits[j] = hash_.Find(*ts[base + j], zone);
+        ct = nullptr;
+      }
+      out[base + i] = ct;
+      if (dirs != nullptr && ct != nullptr) dirs[base + i] = hits[i].dir;
+    }
+  }
+}
+
 bool Conntrack::TupleTaken(const Tuple& t, uint16_t zone,
                            const Conn* ignored) const {
   const Conn* ct = hash_.Find(t, zone).ct;

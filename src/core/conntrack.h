@@ -69,6 +69,11 @@ class Conntrack {
 
   // Find returns the connection and direction a tuple belongs to.
   Conn* Find(const Tuple& t, uint16_t zone, CtDir* dir, double now);
+  // FindBurst is Find for n tuples of one zone, in order, with their hash
+  // table and connection loads overlapped (core/ct_hash.h); dirs may be
+  // nullptr.
+  void FindBurst(const Tuple* const* ts, uint16_t zone, size_t n, Conn** out,
+                 CtDir* dirs, double now);
   // List prints the table the way `conntrack -L` does, at time now.
   std::vector<std::string> List(double now) const;
   size_t size() const { return conns_.size(); }

@@ -1,5 +1,6 @@
 #include "core/ct_hash.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace netfence::core {
@@ -60,6 +61,32 @@ CtHash::Hit CtHash::Find(const Tuple& t, uint16_t zone) const {
     Conn* ct = Ptr(e);
     const CtDir dir = CtDir(e & 1);
     if (ct->zone == zone && ct->tuple[dir] == t) return {ct, dir};
+  }
+}
+
+void CtHash::FindBurst(const Tuple* const* ts, uint16_t zone, size_t n,
+                       Hit* out) const {
+  constexpr size_t kChunk = 16;
+  uint64_t h[kChunk];
+  for (size_t base = 0; base < n; base += kChunk) {
+    const size_t m = std::min(kChunk, n - base);
+    for (size_t i = 0; i < m; ++i) {
+      h[i] = Hash(*ts[base + i], zone);
+      __builtin_prefetch(&slots_[size_t(h[i]) & mask_]);
+    }
+    for (size_t i = 0; i < m; ++i) {
+      // The connection of the first entry with the right hash bits is, all
+      // but always, the one Find will compare with.
+      for (size_t j = size_t(h[i]) & mask_;; j = (j + 1) & mask_) {
+        const uint64_t e = slots_[j];
+        if (e == 0) break;
+        if (Tagged(e, h[i])) {
+          __builtin_prefetch(Ptr(e));
+          break;
+        }
+      }
+    }
+    for (size_t i = 0; i < m; ++i) out[base + i] = Find(*ts[base + i], zone);
   }
 }
 
