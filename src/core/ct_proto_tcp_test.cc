@@ -121,7 +121,7 @@ Packet Build(Family fam, bool from_client, const Seg& s) {
   th[12] = uint8_t((s.doff >= 0 ? s.doff : int(thlen / 4)) << 4);
   th[13] = s.flags;
   Store16(th + 14, s.win);
-  memcpy(th + 20, opts.data(), opts.size());
+  if (!opts.empty()) memcpy(th + 20, opts.data(), opts.size());
   uint32_t tcplen = uint32_t(thlen + s.payload);
   uint32_t sum;
   if (fam == Family::kIPv6) {
