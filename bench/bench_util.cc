@@ -1,5 +1,6 @@
 #include "bench/bench_util.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -40,8 +41,14 @@ ClassBenchSet& LoadSet(const std::string& seed, int size, bool compiled) {
   auto set = std::make_unique<ClassBenchSet>();
   core::RuntimeOptions opts;
   opts.compiled = compiled;
+  const auto t0 = std::chrono::steady_clock::now();
   set->table =
       std::make_unique<core::TableRuntime>(std::move(rs->tables[0]), opts);
+  set->build_ms = std::chrono::duration<double, std::milli>(
+                      std::chrono::steady_clock::now() - t0)
+                      .count();
+  set->origin = std::move(cb.origin);
+  set->filters = std::move(filters);
   set->chain = set->table->table().ChainIndex("FORWARD");
   set->rules = set->table->table().chains[set->chain].rules.size();
   std::vector<io::TraceHeader> hs;
@@ -53,6 +60,7 @@ ClassBenchSet& LoadSet(const std::string& seed, int size, bool compiled) {
                          set->table->table().chains[set->chain], 100000, 1);
   }
   for (const auto& h : hs) set->pkts.push_back(io::MakePacket(h));
+  set->headers = std::move(hs);
   for (const auto& p : set->pkts) set->infos.push_back(core::ComputePktInfo(p));
   set->in.name = "eth0";
   set->out.name = "eth1";

@@ -23,6 +23,10 @@ struct ClassBenchSet {
   std::unique_ptr<core::TableRuntime> table;
   int chain = -1;
   size_t rules = 0;
+  double build_ms = 0;                      // the TableRuntime's construction
+  std::vector<io::ClassBenchRule> filters;  // the file's lines
+  std::vector<uint32_t> origin;  // per FORWARD rule: its filter's line (1-)
+  std::vector<io::TraceHeader> headers;  // the packets' headers
   std::vector<core::Packet> pkts;
   std::vector<core::PktInfo> infos;
   std::vector<core::XtParams> params;
