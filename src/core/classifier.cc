@@ -500,7 +500,9 @@ uint32_t ChainIndex::MakeLeaf(const uint32_t* ids, uint32_t n,
   return ref;
 }
 
-void ChainIndex::LeafOf(uint32_t ref, const Packed*& boxes, uint32_t& n) const {
+[[gnu::always_inline]] inline void ChainIndex::LeafOf(uint32_t ref,
+                                                      const Packed*& boxes,
+                                                      uint32_t& n) const {
   const uint32_t off = ref & kOffMask;
   n = (ref >> kOffBits) & kBigCount;
   if (n == kBigCount) {
@@ -633,30 +635,26 @@ uint32_t ChainIndex::Fill(std::vector<uint32_t>& ids, const Region& r,
   return idx;
 }
 
+// Descend follows one tree from ref to its leaf. The loop keeps the node
+// reference in a register; the CPU runs the descents of different trees
+// (independent load chains) side by side.
+[[gnu::always_inline]] inline uint32_t ChainIndex::Descend(
+    uint32_t ref, const PacketKey& k) const {
+  while (!(ref & kLeafRef)) {
+    const Node& n = nodes_[ref];
+    const uint32_t meta = n.meta;
+    ref = n.child[CountLE(n.thr, k.f[meta & 7] ^ kSign, meta >> 3)];
+  }
+  return ref;
+}
+
 void ChainIndex::PrepareCursor(const PacketKey& k, ClsCursor& c) const {
   c.ready = true;
   c.in_mask = in_pats_.size() > 1 ? PatternMask(in_pats_, k.in) : 1;
   c.out_mask = out_pats_.size() > 1 ? PatternMask(out_pats_, k.out) : 1;
-  // All trees are descended at once: the chains of dependent loads of
-  // different trees overlap, so this costs about one tree's latency.
-  uint32_t ref[ClsCursor::kMaxTrees];
-  for (int t = 0; t < ClsCursor::kMaxTrees; ++t) ref[t] = trees_[t].root;
-  bool more = nactive_ > 0;
-  while (more) {
-    more = false;
-    for (int a = 0; a < nactive_; ++a) {
-      const int t = active_[a];
-      if (ref[t] & kLeafRef) continue;
-      const Node& n = nodes_[ref[t]];
-      ref[t] = n.child[CountLE(n.thr, k.f[n.meta & 7] ^ kSign, n.meta >> 3)];
-      more = true;
-    }
-  }
-  // The leaves' loads start together too, before Next reads them in turn.
   for (int t = 0; t < ClsCursor::kMaxTrees; ++t) {
-    LeafOf(ref[t], c.leaf[t], c.n[t]);
+    LeafOf(Descend(trees_[t].root, k), c.leaf[t], c.n[t]);
     c.pos[t] = 0;
-    __builtin_prefetch(c.leaf[t]);
   }
 }
 
@@ -705,48 +703,43 @@ void ChainIndex::NextBurst(const PacketKey* const* keys,
   constexpr int kT = ClsCursor::kMaxTrees;
   for (size_t base = 0; base < n; base += kChunk) {
     const size_t m = std::min(kChunk, n - base);
-    uint32_t ref[kChunk][kT];
+    uint32_t leaf[kT][kChunk];
     for (size_t j = 0; j < m; ++j) {
       ClsCursor& c = *cursors[base + j];
       const PacketKey& k = *keys[base + j];
       c.ready = true;
       c.in_mask = in_pats_.size() > 1 ? PatternMask(in_pats_, k.in) : 1;
       c.out_mask = out_pats_.size() > 1 ? PatternMask(out_pats_, k.out) : 1;
-      for (int t = 0; t < kT; ++t) ref[j][t] = trees_[t].root;
     }
-    // Every packet moves down one level of every tree per round, so the
+    // Tree by tree, every packet moves down one level per round, so the
     // loads of a round are independent and their cache misses overlap.
-    bool more = nactive_ > 0;
-    while (more) {
-      more = false;
-      for (size_t j = 0; j < m; ++j) {
-        const PacketKey& k = *keys[base + j];
-        for (int a = 0; a < nactive_; ++a) {
-          const int t = active_[a];
-          if (ref[j][t] & kLeafRef) continue;
-          const Node& nd = nodes_[ref[j][t]];
-          const uint32_t next =
-              nd.child[CountLE(nd.thr, k.f[nd.meta & 7] ^ kSign, nd.meta >> 3)];
-          if (!(next & kLeafRef)) __builtin_prefetch(&nodes_[next]);
-          ref[j][t] = next;
-          more = true;
+    for (int t = 0; t < kT; ++t) {
+      uint32_t* r = leaf[t];
+      for (size_t j = 0; j < m; ++j) r[j] = trees_[t].root;
+      bool more = !(trees_[t].root & kLeafRef);
+      while (more) {
+        more = false;
+        for (size_t j = 0; j < m; ++j) {
+          if (r[j] & kLeafRef) continue;
+          const Node& nd = nodes_[r[j]];
+          const uint32_t meta = nd.meta;
+          const uint32_t next = nd.child[CountLE(
+              nd.thr, keys[base + j]->f[meta & 7] ^ kSign, meta >> 3)];
+          __builtin_prefetch(&nodes_[next & ~kLeafRef]);
+          r[j] = next;
+          more |= !(next & kLeafRef);
         }
       }
     }
     // Then each stage touches what the previous one prefetched: the leaf
-    // runs, the boxes of their first entries, and finally the answers.
+    // runs, then the answers.
     for (size_t j = 0; j < m; ++j) {
       ClsCursor& c = *cursors[base + j];
       for (int t = 0; t < kT; ++t) {
-        LeafOf(ref[j][t], c.leaf[t], c.n[t]);
+        LeafOf(leaf[t][j], c.leaf[t], c.n[t]);
         c.pos[t] = 0;
         if (c.n[t] != 0) __builtin_prefetch(c.leaf[t]);
       }
-    }
-    for (size_t j = 0; j < m; ++j) {
-      const ClsCursor& c = *cursors[base + j];
-      for (int t = 0; t < kT; ++t)
-        if (c.n[t] > 2) __builtin_prefetch(c.leaf[t] + 2);
     }
     for (size_t j = 0; j < m; ++j)
       out[base + j] = Next(0, *keys[base + j], *cursors[base + j]);

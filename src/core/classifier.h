@@ -214,6 +214,7 @@ class ChainIndex {
   static Region FullRegion();
   int TreeOf(const RuleBox& b) const;
   bool Contains(const Packed& b, const PacketKey& k, const ClsCursor& c) const;
+  uint32_t Descend(uint32_t ref, const PacketKey& k) const;
   void PrepareCursor(const PacketKey& k, ClsCursor& c) const;
   void LeafOf(uint32_t ref, const Packed*& boxes, uint32_t& n) const;
   uint32_t MakeLeaf(const uint32_t* ids, uint32_t n, LeafDedup* dedup);

@@ -417,10 +417,10 @@ Decision TableRuntime::Walk(Hook h, XtParams& p, const PktInfo& pi,
                            ? known_first
                            : int(ix->Next(uint32_t(rule), *key, cur));
       known_first = -1;
-      if (next != rule) {
-        rule = next;
-        continue;
-      }
+      // Next(i) >= i: the rules between are ruled out. Past the end, the
+      // chain's tail entry is next.
+      rule = next;
+      if (rule >= int(c.rules.size())) continue;
     }
     const Rule& r = c.rules[rule];
     if (shard != nullptr) __builtin_prefetch(&shard[chain_off_[chain] + rule]);
