@@ -868,6 +868,16 @@ def pkt_info(b):
     return info
 
 
+def ip_len(b):
+    """The length an IP packet's header gives it (what ip_rcv / ipv6_rcv trim
+    the buffer to), or len(b) when it cannot be read."""
+    if len(b) >= 4 and b[0] >> 4 == 4:
+        return min(len(b), struct.unpack('>H', b[2:4])[0])
+    if len(b) >= 40 and b[0] >> 4 == 6 and (b[4:6] != b'\0\0' or b[6] != 0):
+        return min(len(b), 40 + struct.unpack('>H', b[4:6])[0])
+    return len(b)
+
+
 def _sum16(b):
     if len(b) % 2:
         b += b'\0'
@@ -1371,6 +1381,10 @@ class Run:
                     st['uid'] = e['uid']
                 st['_fam'] = efam
                 cur['path'].append(st)
+                if st['hook'] == 'PREROUTING':
+                    # the packet as the last PREROUTING rule saw it: after the
+                    # TTL, TOS, MARK... targets of the rules before it
+                    cur['pre_pkt'] = (pl, e.get('mark', 0))
                 if isinstance(st['hook'], str) and (not cur['seen'] or cur['seen'][-1] != st['hook']):
                     cur['seen'].append(st['hook'])
             elif grp == NFK_GROUP and pre == 'NFK fwd':
@@ -1508,7 +1522,9 @@ class Run:
         hook = seen[-1] if seen else None
         after = None
         if hook == 'PREROUTING':
-            after = self._after_prerouting(p, b, info, fam)
+            # routing and ip_forward see the packet PREROUTING's rules made
+            pb, pmark = s.get('pre_pkt') or (b, int(p.get('mark', 0)))
+            after = self._after_prerouting(p, pb, pkt_info(pb), fam, pmark)
             if info['frag'] and self.sc.defrag.get(fam) and \
                     not any(st['hook'] == 'PREROUTING' for st in path):
                 return 'defrag', None       # taken by conntrack's defrag before raw
@@ -1533,22 +1549,24 @@ class Run:
             return '?', {'note': 'vanished after %s' % hook, 'fallback': 'unknown'}
         return after, None
 
-    def _after_prerouting(self, p, b, info, fam):
-        """Why a packet that went through PREROUTING never reached INPUT or FORWARD."""
+    def _after_prerouting(self, p, b, info, fam, mark=0):
+        """Why a packet that went through PREROUTING never reached INPUT or FORWARD
+        (`b`, `info`, `mark`: the packet as PREROUTING left it)."""
         fwd = self.sc.hostj.get('forwarding6' if fam == 6 else 'forwarding',
                                 self.sc.hostj.get('forwarding', False))
         own_mac = not p.get('dst_mac') or _mac_bytes(p['dst_mac']) == self.host.mac.get(p.get('iface'))
         if not info['frag']:
             # The time-exceeded error may not be seen (no route back to the
             # sender); ip_forward / ip6_forward still dropped it for its TTL.
-            if fwd and own_mac and self._forward_route(p, info, fam):
+            # (icmp_send / icmp6_send also stay silent about an ICMP error).
+            if fwd and own_mac and self._forward_route(p, info, fam, b, mark):
                 # The error may not be seen (no route back to the sender);
                 # ip_forward / ip6_forward still dropped the packet for it.
                 if info.get('ttl', 64) <= 1:
                     return 'ttl'
                 mtu = self._forward_mtu
                 df = fam == 6 or (len(b) > 7 and b[6] & 0x40)
-                if mtu and df and len(b) > mtu:
+                if mtu and df and ip_len(b) > mtu:
                     return 'mtu'
             return 'route'
         dst = info.get('dst')
@@ -1563,25 +1581,40 @@ class Run:
             return 'ttl'
         return 'route'
 
-    def _forward_route(self, p, info, fam):
+    def _forward_route(self, p, info, fam, b=b'', mark=0):
         """Whether the kernel routes this arriving packet to be forwarded (a
-        unicast route out of the host), asked of the kernel itself."""
+        unicast route out of the host), asked of the kernel itself; sets
+        self._forward_mtu to the MTU ip_forward / ip6_forward compare with
+        (the route's mtu metric, else the output device's)."""
+        self._forward_mtu = None
         dst, src, iface = info.get('dst'), info.get('src'), p.get('iface')
         if dst is None or src is None or not iface:
             return False
-        r = run(['ip', '-j', '-6' if fam == 6 else '-4', 'route', 'get', dst, 'from', src,
-                 'iif', iface], ns=self.host.h, check=False)
+        cmd = ['ip', '-j', '-6' if fam == 6 else '-4', 'route', 'get', dst, 'from', src,
+               'iif', iface]
+        if mark:
+            cmd += ['mark', '0x%x' % mark]
+        if fam == 4 and len(b) > 1 and b[1] & 0xfc:
+            cmd += ['dsfield', '0x%x' % (b[1] & 0xfc)]
+        r = run(cmd, ns=self.host.h, check=False)
         try:
             routes = json.loads(r.stdout or '[]')
         except ValueError:
             return False
-        self._forward_mtu = None
         ok = bool(routes) and routes[0].get('type', 'unicast') == 'unicast' and \
             routes[0].get('dev') not in (None, 'lo')
         if ok:
-            mtu = run(['cat', '/sys/class/net/%s/mtu' % routes[0]['dev']], ns=self.host.h,
-                      check=False).stdout.strip()
-            self._forward_mtu = int(mtu) if mtu.isdigit() else None
+            for m in routes[0].get('metrics') or []:
+                if isinstance(m, dict) and m.get('mtu'):
+                    self._forward_mtu = int(m['mtu'])
+            if self._forward_mtu is None:
+                # not /sys/class/net: sysfs shows the namespace it was mounted in
+                lk = run(['ip', '-j', 'link', 'show', 'dev', routes[0]['dev']], ns=self.host.h,
+                         check=False)
+                try:
+                    self._forward_mtu = int(json.loads(lk.stdout or '[]')[0]['mtu'])
+                except (ValueError, IndexError, KeyError, TypeError):
+                    pass
         return ok
 
     def _tables_at(self, fam, hook):
