@@ -243,6 +243,14 @@ void NetStack::PostRouting(Run& run, Packet pkt, const Interface* in,
   Deliver(run, pkt, out);
 }
 
+uint16_t NetStack::NextIpId() {
+  // A fixed, unremarkable sequence: it only has to differ from one send to
+  // the next (and is flagged unstable in the output).
+  next_ip_id_ = uint16_t(next_ip_id_ + 0x9e37);
+  if (next_ip_id_ == 0) next_ip_id_ = 0x9e37;
+  return next_ip_id_;
+}
+
 Outcome NetStack::Send(Packet pkt) {
   Outcome out;
   Run run;
@@ -274,10 +282,16 @@ void NetStack::LocalOut(Run& run, Packet pkt, bool emitted) {
       std::memcpy(d.data() + 12, src.b.data(), 4);
     }
     Store16(d.data() + 2, uint16_t(d.size()));
-    // An ID of 0 is chosen by the kernel (ip_select_ident): the ID and the
-    // header checksum that covers it are not predictable.
-    if (Load16(d.data() + 4) == 0)
+    // An ID of 0 is replaced by ip_select_ident (socketless): kept for a DF
+    // packet, else one from ip_idents_reserve, a counter per (source,
+    // destination, protocol) bucket advanced by a random step. Its value
+    // (and the header checksum that covers it) is not predictable, but two
+    // such sends never share an ID, so their fragments never reassemble
+    // together.
+    if (Load16(d.data() + 4) == 0 && !(Load16(d.data() + 6) & 0x4000)) {
+      Store16(d.data() + 4, NextIpId());
       run.out->unstable.insert(run.out->unstable.end(), {4, 5, 10, 11});
+    }
     const unsigned ihl = (d[0] & 0x0f) * 4;
     Store16(d.data() + 10, 0);
     Store16(d.data() + 10, IpChecksum(d.data(), ihl));

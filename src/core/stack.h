@@ -78,10 +78,13 @@ class NetStack {
                    bool emitted);
   void Deliver(Run& run, const Packet& pkt, const Interface* out);
   bool PreHookChecks(const Packet& pkt, const Interface* in) const;
+  // NextIpId is the IPv4 ID the kernel gives a raw send with ID 0.
+  uint16_t NextIpId();
 
   const Host& host_;
   mutable HookEngine engine_;
   double now_ = 0;
+  uint16_t next_ip_id_ = 0;
 };
 
 }  // namespace netfence::core

@@ -1,0 +1,285 @@
+// The host's IP path (core/stack) on small hand-made hosts: each
+// expectation is what the kernel (6.18) did with the same host, rules and
+// packets in the kernel-differential suite (tests/kernel/), pinned here so
+// that it holds without the kernel.
+#include "core/stack.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/addr.h"
+#include "core/checksum.h"
+#include "core/host_model.h"
+#include "core/restore.h"
+#include "io/host_json.h"
+#include "io/packets_json.h"
+#include "io/system_resolver.h"
+
+namespace netfence::core {
+namespace {
+
+// ---- hosts ---------------------------------------------------------------
+
+// MaskPrefix keeps the first len bits of a.
+Addr Prefix(Addr a, unsigned len) {
+  for (unsigned i = 0; i < 16; ++i) {
+    const unsigned keep = len > i * 8 ? std::min(8u, len - i * 8) : 0;
+    a.b[i] &= uint8_t(keep ? 0xff << (8 - keep) : 0);
+  }
+  return a;
+}
+
+struct Dev {
+  std::string name;
+  unsigned mtu;
+  std::vector<std::pair<std::string, unsigned>> addrs;  // address, prefix
+};
+
+// HostJson writes a host file as `ip -j` prints it (extra routes as JSON
+// objects, the kernel's own routes for the addresses included).
+std::string HostJson(const std::vector<Dev>& devs,
+                     const std::vector<std::string>& routes4,
+                     const std::vector<std::string>& routes6) {
+  std::string addrs =
+      R"([{"ifindex":1,"ifname":"lo","flags":["LOOPBACK","UP"],"mtu":65536,)"
+      R"("link_type":"loopback","address":"00:00:00:00:00:00","addr_info":[)"
+      R"({"family":"inet","local":"127.0.0.1","prefixlen":8,"scope":"host"},)"
+      R"({"family":"inet6","local":"::1","prefixlen":128,"scope":"host"}]})";
+  std::string r4 =
+      R"({"type":"local","dst":"127.0.0.0/8","dev":"lo","table":"local",)"
+      R"("protocol":"kernel","scope":"host","prefsrc":"127.0.0.1"},)"
+      R"({"type":"local","dst":"127.0.0.1","dev":"lo","table":"local",)"
+      R"("protocol":"kernel","scope":"host","prefsrc":"127.0.0.1"})";
+  std::string r6 =
+      R"({"type":"local","dst":"::1","dev":"lo","table":"local",)"
+      R"("protocol":"kernel","metric":0})";
+  int index = 2;
+  for (const Dev& d : devs) {
+    addrs += ",{\"ifindex\":" + std::to_string(index) + ",\"ifname\":\"" +
+             d.name + "\",\"flags\":[\"BROADCAST\",\"MULTICAST\",\"UP\"],"
+             "\"mtu\":" + std::to_string(d.mtu) +
+             ",\"link_type\":\"ether\",\"address\":\"02:00:00:00:0" +
+             std::to_string(index) + ":01\",\"addr_info\":[";
+    bool first = true;
+    for (const auto& [a, plen] : d.addrs) {
+      const bool v6 = a.find(':') != std::string::npos;
+      const std::string scope = a.rfind("fe80", 0) == 0 ? "link" : "global";
+      addrs += std::string(first ? "" : ",") + "{\"family\":\"" +
+               (v6 ? "inet6" : "inet") + "\",\"local\":\"" + a +
+               "\",\"prefixlen\":" + std::to_string(plen) + ",\"scope\":\"" +
+               scope + "\"}";
+      first = false;
+      const Family f = v6 ? Family::kIPv6 : Family::kIPv4;
+      const Addr net = Prefix(*ParseNumeric(f, a), plen);
+      const std::string prefix =
+          FormatAddr(f, net) + "/" + std::to_string(plen);
+      if (v6) {
+        r6 += ",{\"type\":\"local\",\"dst\":\"" + a + "\",\"dev\":\"" +
+              d.name + "\",\"table\":\"local\",\"protocol\":\"kernel\","
+              "\"metric\":0},{\"dst\":\"" + prefix + "\",\"dev\":\"" + d.name +
+              "\",\"protocol\":\"kernel\",\"metric\":256}";
+      } else {
+        r4 += ",{\"type\":\"local\",\"dst\":\"" + a + "\",\"dev\":\"" +
+              d.name + "\",\"table\":\"local\",\"protocol\":\"kernel\","
+              "\"scope\":\"host\",\"prefsrc\":\"" + a + "\"},{\"dst\":\"" +
+              prefix + "\",\"dev\":\"" + d.name +
+              "\",\"protocol\":\"kernel\",\"scope\":\"link\",\"prefsrc\":\"" +
+              a + "\"}";
+      }
+    }
+    addrs += "]}";
+    ++index;
+  }
+  addrs += "]";
+  for (const std::string& r : routes4) r4 += "," + r;
+  for (const std::string& r : routes6) r6 += "," + r;
+  return "{\"addrs\":" + addrs + ",\"routes\":[" + r4 + "],\"routes6\":[" +
+         r6 + "],\"forwarding\":true}";
+}
+
+// ---- packets -------------------------------------------------------------
+
+std::string Hex(const std::vector<uint8_t>& b) {
+  static const char* d = "0123456789abcdef";
+  std::string s;
+  for (uint8_t x : b) s += {d[x >> 4], d[x & 15]};
+  return s;
+}
+
+void Put(std::vector<uint8_t>& b, size_t off, const Addr& a, size_t n) {
+  std::copy(a.b.begin(), a.b.begin() + long(n), b.begin() + long(off));
+}
+
+// V4 is an IPv4 packet with a valid header checksum.
+std::vector<uint8_t> V4(const std::string& src, const std::string& dst,
+                        uint8_t proto, const std::vector<uint8_t>& payload,
+                        uint8_t ttl = 64, uint16_t id = 1,
+                        uint16_t frag = 0x4000) {
+  std::vector<uint8_t> p(20);
+  p[0] = 0x45;
+  Store16(p.data() + 2, uint16_t(20 + payload.size()));
+  Store16(p.data() + 4, id);
+  Store16(p.data() + 6, frag);
+  p[8] = ttl;
+  p[9] = proto;
+  Put(p, 12, *ParseNumeric(Family::kIPv4, src), 4);
+  Put(p, 16, *ParseNumeric(Family::kIPv4, dst), 4);
+  Store16(p.data() + 10, IpChecksum(p.data(), 20));
+  p.insert(p.end(), payload.begin(), payload.end());
+  return p;
+}
+
+// V6 is an IPv6 packet.
+std::vector<uint8_t> V6(const std::string& src, const std::string& dst,
+                        uint8_t nh, const std::vector<uint8_t>& payload,
+                        uint8_t hl = 64) {
+  std::vector<uint8_t> p(40);
+  p[0] = 0x60;
+  Store16(p.data() + 4, uint16_t(payload.size()));
+  p[6] = nh;
+  p[7] = hl;
+  Put(p, 8, *ParseNumeric(Family::kIPv6, src), 16);
+  Put(p, 24, *ParseNumeric(Family::kIPv6, dst), 16);
+  p.insert(p.end(), payload.begin(), payload.end());
+  return p;
+}
+
+// IcmpPortUnreach is an ICMP destination-unreachable error quoting a small
+// UDP datagram (an error the host itself never answers).
+std::vector<uint8_t> IcmpPortUnreach(const std::string& quoted_src,
+                                     const std::string& quoted_dst,
+                                     size_t pad = 0) {
+  std::vector<uint8_t> udp = {0x82, 0x9a, 0x00, 0x35, 0x00, 0x08, 0x00, 0x00};
+  std::vector<uint8_t> icmp = {3, 3, 0, 0, 0, 0, 0, 0};
+  std::vector<uint8_t> inner = V4(quoted_src, quoted_dst, 17, udp, 1, 1, 0);
+  icmp.insert(icmp.end(), inner.begin(), inner.end());
+  icmp.resize(icmp.size() + pad, 0x42);
+  Store16(icmp.data() + 2, CsumFold(CsumPartial(icmp.data(), icmp.size(), 0)));
+  return icmp;
+}
+
+// ---- the stack -----------------------------------------------------------
+
+class Stack {
+ public:
+  Stack(const std::string& host_json, const std::string& rules4,
+        const std::string& rules6 = "") {
+    host_ = std::make_unique<HostModel>(io::ParseHostJson(host_json, "host"));
+    stack_ = std::make_unique<NetStack>(*host_, StackOptions{});
+    if (!rules4.empty()) stack_->SetRules(Family::kIPv4, Load(rules4, Family::kIPv4));
+    if (!rules6.empty()) stack_->SetRules(Family::kIPv6, Load(rules6, Family::kIPv6));
+  }
+
+  // Run feeds one packets-file line ({"iface": ...} or {"local": true, ...}).
+  Outcome Arrive(const std::string& iface, const std::vector<uint8_t>& p) {
+    return Run("{\"iface\":\"" + iface + "\",\"hex\":\"" + Hex(p) + "\"}");
+  }
+  Outcome Local(const std::vector<uint8_t>& p) {
+    return Run("{\"local\":true,\"hex\":\"" + Hex(p) + "\"}");
+  }
+
+ private:
+  Outcome Run(const std::string& line) {
+    auto pkts = io::ReadPackets("packets", line + "\n", *host_);
+    EXPECT_EQ(pkts.size(), 1u);
+    io::InputPacket& ip = pkts.at(0);
+    return ip.local ? stack_->Send(std::move(ip.pkt))
+                    : stack_->Receive(std::move(ip.pkt), ip.iface);
+  }
+
+  static std::unique_ptr<Ruleset> Load(const std::string& text, Family f) {
+    static io::SystemResolver resolver;
+    RestoreOptions o;
+    o.family = f;
+    o.resolver = &resolver;
+    return Restore(text, o);
+  }
+
+  std::unique_ptr<HostModel> host_;
+  std::unique_ptr<NetStack> stack_;
+};
+
+const std::string kRouter4 = HostJson(
+    {{"eth0", 1500, {{"10.0.0.1", 24}}}, {"eth1", 1400, {{"10.1.0.1", 24}}}},
+    {}, {});
+
+// ---- forwarding drops --------------------------------------------------------
+
+// ip_forward drops for the TTL the packet has after PREROUTING (here set to
+// 1 by the TTL target). icmp_send stays silent about an ICMP error, so
+// nothing is emitted, but the packet is still a "ttl" drop, not a routing
+// one.
+TEST(Stack, ForwardedIcmpErrorWhoseTtlPreroutingExhaustedIsATtlDrop) {
+  Stack s(kRouter4,
+          "*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n"
+          ":FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+          ":POSTROUTING ACCEPT [0:0]\n-A PREROUTING -j TTL --ttl-set 1\n"
+          "COMMIT\n");
+  Outcome o = s.Arrive(
+      "eth0", V4("10.0.0.2", "10.1.0.2", 1,
+                 IcmpPortUnreach("10.1.0.2", "10.0.0.2"), 64, 1, 0));
+  EXPECT_FALSE(o.accepted);
+  EXPECT_EQ(o.where, "ttl");
+  EXPECT_TRUE(o.emitted.empty());
+}
+
+// An ICMP error too big for the outgoing device with DF set: ip_forward's
+// ip_exceeds_mtu drop, silent (no error about an error).
+TEST(Stack, ForwardedIcmpErrorTooBigWithDfIsAnMtuDrop) {
+  Stack s(kRouter4, "");
+  Outcome o = s.Arrive(
+      "eth0", V4("10.0.0.2", "10.1.0.2", 1,
+                 IcmpPortUnreach("10.1.0.2", "10.0.0.2", 1500 - 56)));
+  EXPECT_FALSE(o.accepted);
+  EXPECT_EQ(o.where, "mtu");
+  EXPECT_TRUE(o.emitted.empty());
+}
+
+// ---- raw sends with ID 0 ---------------------------------------------------
+
+// raw_send_hdrinc gives a packet sent with ID 0 an ID of its own
+// (ip_select_ident, socketless: ip_idents_reserve): two fragments sent with
+// ID 0 get different IDs and never reassemble together; with the same
+// explicit ID they do.
+TEST(Stack, LocalFragmentsSentWithIdZeroDoNotReassembleTogether) {
+  const std::vector<uint8_t> head = {0x30, 0x39, 0x00, 0x35, 0x00, 0x10,
+                                     0x00, 0x00};  // UDP header, 8 of 16
+  const std::vector<uint8_t> tail(8, 0x41);
+  for (uint16_t id : {0, 0x4242}) {
+    Stack s(kRouter4, "");
+    Outcome a = s.Local(V4("127.0.0.1", "127.0.0.1", 17, head, 64, id, 0x2000));
+    EXPECT_FALSE(a.accepted) << id;
+    EXPECT_EQ(a.where, "defrag") << id;
+    Outcome b = s.Local(V4("127.0.0.1", "127.0.0.1", 17, tail, 64, id, 0x0001));
+    if (id == 0) {
+      EXPECT_FALSE(b.accepted);
+      EXPECT_EQ(b.where, "defrag");
+    } else {
+      EXPECT_TRUE(b.accepted) << b.where;
+      EXPECT_TRUE(b.to_local);
+    }
+  }
+}
+
+// The chosen ID is written into the packet and flagged unstable; a DF
+// packet keeps ID 0 (ip_select_ident_segs), exactly as sent.
+TEST(Stack, LocalSendWithIdZeroGetsAnIdUnlessDf) {
+  Stack s(kRouter4, "");
+  const std::vector<uint8_t> udp = {0x30, 0x39, 0x00, 0x35, 0, 8, 0, 0};
+  Outcome df = s.Local(V4("10.1.0.1", "10.1.0.2", 17, udp, 64, 0, 0x4000));
+  ASSERT_TRUE(df.accepted) << df.where;
+  EXPECT_EQ(Load16(df.data.data() + 4), 0);
+  EXPECT_TRUE(df.unstable.empty());
+  Outcome nodf = s.Local(V4("10.1.0.1", "10.1.0.2", 17, udp, 64, 0, 0));
+  ASSERT_TRUE(nodf.accepted) << nodf.where;
+  EXPECT_NE(Load16(nodf.data.data() + 4), 0);
+  EXPECT_EQ(IpChecksum(nodf.data.data(), 20), 0);
+  EXPECT_EQ(nodf.unstable, (std::vector<size_t>{4, 5, 10, 11}));
+}
+
+}  // namespace
+}  // namespace netfence::core
