@@ -281,5 +281,58 @@ TEST(Stack, LocalSendWithIdZeroGetsAnIdUnlessDf) {
   EXPECT_EQ(nodf.unstable, (std::vector<size_t>{4, 5, 10, 11}));
 }
 
+// ---- REJECT's ICMPv6 source ------------------------------------------------
+
+std::string Router6(const std::string& default_extra) {
+  return HostJson(
+      {{"eth0", 1500, {{"2001:db8:a::1", 64}, {"fe80::1", 64}}},
+       {"eth3", 1500, {{"2001:db8:b::fe", 64}, {"fe80::3", 64}}}},
+      {},
+      {"{\"dst\":\"default\",\"gateway\":\"2001:db8:a::ffff\",\"dev\":\"eth0\","
+       "\"metric\":1024" + default_extra + "}"});
+}
+
+const char kRejectForward6[] =
+    "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+    "-A FORWARD -j REJECT\nCOMMIT\n";
+
+std::vector<uint8_t> Tcp6FromAfar() {
+  std::vector<uint8_t> tcp(20, 0);
+  tcp[1] = 80, tcp[3] = 22, tcp[12] = 0x50, tcp[13] = 0x02;
+  std::vector<uint8_t> p = V6("2001:db8:beef::7", "2001:db8:a::2", 6, tcp);
+  Store16(p.data() + 56,
+          CsumFold(CsumPartial(p.data() + 40, 20,
+                               PseudoHeaderV6(p.data() + 8, p.data() + 24, 6,
+                                              20))));
+  return p;
+}
+
+// icmp6_send: the route back (default, via eth0) names no prefsrc, so the
+// source is ipv6_dev_get_saddr on the device the packet came in on (eth3),
+// not the one the error leaves by.
+TEST(Stack, Reject6ForwardedErrorTakesItsSourceFromTheInputDevice) {
+  Stack s(Router6(""), "", kRejectForward6);
+  Outcome o = s.Arrive("eth3", Tcp6FromAfar());
+  EXPECT_EQ(o.where, "filter/FORWARD/1");
+  ASSERT_EQ(o.emitted.size(), 1u);
+  EXPECT_EQ(o.emitted[0].oif, "eth0");
+  Addr src;
+  std::copy(o.emitted[0].data.begin() + 8, o.emitted[0].data.begin() + 24,
+            src.b.begin());
+  EXPECT_EQ(FormatAddr(Family::kIPv6, src), "2001:db8:b::fe");
+}
+
+// ... unless the route back has a prefsrc of its own
+// (icmpv6_rt_has_prefsrc).
+TEST(Stack, Reject6ForwardedErrorUsesTheRoutesOwnPrefsrc) {
+  Stack s(Router6(",\"prefsrc\":\"2001:db8:a::1\""), "", kRejectForward6);
+  Outcome o = s.Arrive("eth3", Tcp6FromAfar());
+  ASSERT_EQ(o.emitted.size(), 1u);
+  Addr src;
+  std::copy(o.emitted[0].data.begin() + 8, o.emitted[0].data.begin() + 24,
+            src.b.begin());
+  EXPECT_EQ(FormatAddr(Family::kIPv6, src), "2001:db8:a::1");
+}
+
 }  // namespace
 }  // namespace netfence::core

@@ -74,6 +74,9 @@ struct Route {
   const Interface* dev = nullptr;  // output device (lo for local delivery)
   Addr gateway;                 // next hop, or zero when on-link
   Addr prefsrc;                 // preferred source address, if the route has one
+  // prefsrc is the route's own (RTA_PREFSRC: fib_info's fib_prefsrc,
+  // rt6_get_prefsrc), not one chosen by source selection.
+  bool route_prefsrc = false;
   unsigned mtu = 0;             // path MTU (route mtu or the device's)
 };
 

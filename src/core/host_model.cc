@@ -769,6 +769,8 @@ RouteDetail HostModel::MakeOutput4(const FibResult& res, const Addr& dst,
   d.route.type = type;
   d.route.dev = dev_out;
   d.route.prefsrc = src;
+  d.route.route_prefsrc =
+      use_fi && res.route->has_prefsrc && src == res.route->prefsrc;
   if (use_fi && res.nh && res.nh->has_gateway && res.nh->gw_on_link &&
       type != RouteType::kLocal)
     d.route.gateway = res.nh->gateway;
@@ -1151,6 +1153,7 @@ RouteDetail HostModel::Output6(const Addr& dst, const Addr& src, uint8_t tclass,
   } else {
     Addr s;
     if (Ipv6RouteGetSaddr(res, dst, &s)) rt.prefsrc = s;
+    rt.route_prefsrc = res.route != nullptr && res.route->has_prefsrc;
   }
   rt.mtu = RouteMtu(res.route, rt.dev);
   return Finish(res, rt);
