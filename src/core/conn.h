@@ -5,7 +5,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <ostream>
 #include <string>
+#include <string_view>
 
 #include "core/types.h"
 
@@ -68,8 +70,44 @@ struct TcpConnState {
   uint8_t last_flags = 0;
 };
 
-// Conn is one tracked connection.
+// CtHelperName is a connection's helper name ("" = none), stored as a
+// 16-bit id into a process-wide table of the names seen (a handful: ftp,
+// sip, ...), so an entry spends 2 bytes on it instead of a std::string.
+// It reads like a const std::string.
+class CtHelperName {
+ public:
+  CtHelperName() = default;
+  CtHelperName(std::string_view name) : id_(Intern(name)) {}  // NOLINT
+  CtHelperName& operator=(std::string_view name) {
+    id_ = Intern(name);
+    return *this;
+  }
+  const std::string& str() const { return Name(id_); }
+  operator const std::string&() const { return str(); }  // NOLINT
+  bool empty() const { return id_ == 0; }
+  bool operator==(const CtHelperName& o) const { return id_ == o.id_; }
+  bool operator==(std::string_view o) const { return str() == o; }
+  friend std::ostream& operator<<(std::ostream& os, const CtHelperName& h) {
+    return os << h.str();
+  }
+
+ private:
+  static uint16_t Intern(std::string_view name);
+  static const std::string& Name(uint16_t id);
+  uint16_t id_ = 0;
+};
+
+// Conn is one tracked connection. Its layout is kept small (136 bytes):
+// a million entries are a normal table. State only some protocols need
+// lives out of line (TCP's window tracking) or shares storage (UDP's stream
+// time), and there are no per-entry packet/byte counters
+// (nf_conntrack_acct is off, the kernel's default, and nothing prints them).
 struct Conn {
+  Conn() = default;
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+  ~Conn() { DropTcp(); }
+
   Tuple tuple[2];
   std::atomic<uint32_t> status{0};
   std::atomic<uint32_t> mark{0};
@@ -80,15 +118,48 @@ struct Conn {
   // whether the zone id is taken from the packet mark (NF_CT_FLAG_MARK).
   uint8_t zone_dir = 3;
   bool zone_from_mark = false;
-  double expires = 0;      // absolute time (seconds) the entry times out
-  std::string helper;      // attached helper name ("" = none)
+  double expires = 0;            // absolute time (seconds) the entry times out
   const Conn* master = nullptr;  // the connection this one was expected by
-  uint8_t l4state = 0;     // protocol state for non-TCP protocols
-  double udp_stream_ts = 0;  // UDP: replies after this make it a stream
-  TcpConnState tcp;        // TCP tracker state (tcp.state is the TCP state)
   uint32_t table_slot = 0;  // position in the confirmed table (O(1) removal)
-  uint64_t packets[2] = {0, 0};
-  uint64_t bytes[2] = {0, 0};
+  // Conntrack's bookkeeping: the entry's index in the connection slab
+  // (core/ct_hash.h; kNoSlab for an entry made elsewhere, e.g. a template)
+  // and its references (the table's and the packets' ct_ref).
+  static constexpr uint32_t kNoSlab = ~uint32_t(0);
+  uint32_t slab_id = kNoSlab;
+  std::atomic<uint32_t> refs{0};
+  CtHelperName helper;  // attached helper name ("" = none)
+  uint8_t l4state = 0;  // protocol state for non-TCP protocols
+
+  // tcp is the TCP tracker state (tcp().state is the TCP state), allocated
+  // on first write; a connection without it reads as all zero.
+  TcpConnState& tcp() {
+    if (!has_tcp_) {
+      l4_.tcp = new TcpConnState();
+      has_tcp_ = true;
+    }
+    return *l4_.tcp;
+  }
+  const TcpConnState& tcp() const { return has_tcp_ ? *l4_.tcp : kNoTcp; }
+  // UDP: replies after this time (seconds) make the entry a stream. Shares
+  // storage with the TCP state (a connection has one protocol).
+  double udp_stream_ts() const { return has_tcp_ ? 0 : l4_.udp_stream_ts; }
+  void set_udp_stream_ts(double t) {
+    DropTcp();
+    l4_.udp_stream_ts = t;
+  }
+
+ private:
+  void DropTcp() {
+    if (has_tcp_) delete l4_.tcp;
+    has_tcp_ = false;
+    l4_.udp_stream_ts = 0;
+  }
+  static const TcpConnState kNoTcp;
+  bool has_tcp_ = false;
+  union {
+    TcpConnState* tcp;
+    double udp_stream_ts = 0;
+  } l4_;
 };
 
 }  // namespace netfence::core

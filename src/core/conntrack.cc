@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
 
 #include "core/addr.h"
 #include "core/checksum.h"
@@ -202,8 +203,62 @@ const char* CtStateName(const Packet& skb) {
   }
 }
 
+const TcpConnState Conn::kNoTcp{};
+
+namespace {
+
+// The helper names CtHelperName ids stand for: id 0 is "", names are
+// added, never removed. Readers index chunks without the lock (a name is
+// published before its id is).
+struct HelperNames {
+  static constexpr size_t kChunk = 256;
+  std::mutex mu;
+  std::unordered_map<std::string, uint16_t> ids;
+  std::atomic<std::string*> chunks[65536 / kChunk] = {};
+  size_t count = 0;
+};
+
+HelperNames& Helpers() {
+  static HelperNames* h = [] {
+    auto* n = new HelperNames;  // never destroyed, like the entries
+    auto* first = new std::string[HelperNames::kChunk];
+    n->chunks[0].store(first, std::memory_order_release);
+    n->ids.emplace("", 0);
+    n->count = 1;
+    return n;
+  }();
+  return *h;
+}
+
+}  // namespace
+
+uint16_t CtHelperName::Intern(std::string_view name) {
+  if (name.empty()) return 0;
+  HelperNames& h = Helpers();
+  std::lock_guard<std::mutex> lock(h.mu);
+  auto it = h.ids.find(std::string(name));
+  if (it != h.ids.end()) return it->second;
+  if (h.count == 65536) throw std::length_error("too many helper names");
+  const size_t id = h.count++;
+  const size_t c = id / HelperNames::kChunk;
+  if (h.chunks[c].load(std::memory_order_relaxed) == nullptr)
+    h.chunks[c].store(new std::string[HelperNames::kChunk],
+                      std::memory_order_release);
+  h.chunks[c].load()[id % HelperNames::kChunk] = std::string(name);
+  h.ids.emplace(std::string(name), uint16_t(id));
+  return uint16_t(id);
+}
+
+const std::string& CtHelperName::Name(uint16_t id) {
+  const HelperNames& h = Helpers();
+  return h.chunks[id / HelperNames::kChunk].load(
+      std::memory_order_acquire)[id % HelperNames::kChunk];
+}
+
 Conntrack::Conntrack(CtConfig cfg) : cfg_(std::move(cfg)) {}
-Conntrack::~Conntrack() = default;
+Conntrack::~Conntrack() {
+  for (uint32_t id : conns_) ConnSlab::Release(ConnSlab::At(id));
+}
 
 bool Conntrack::GetTuple(const Packet& skb, unsigned dataoff, uint8_t proto,
                          Tuple& t) const {
@@ -285,23 +340,24 @@ void Conntrack::AlterReply(Conn& ct, const Tuple& reply) {
 std::vector<const Conn*> Conntrack::SameSource(const Tuple& orig,
                                                uint16_t zone) const {
   std::vector<const Conn*> out;
-  for (const auto& c : conns_) {
+  for (uint32_t id : conns_) {
+    const Conn* c = ConnSlab::At(id);
     const Tuple& o = c->tuple[kDirOriginal];
     if ((c->status & kIpsSrcNat) && c->zone == zone && o.proto == orig.proto &&
         o.family == orig.family && o.src == orig.src && o.sport == orig.sport)
-      out.push_back(c.get());
+      out.push_back(c);
   }
   return out;
 }
 
 Conn* Conntrack::NewConn(const Tuple& orig, const Tuple& reply, uint16_t zone,
                          Packet& skb) {
-  auto c = std::make_shared<Conn>();
+  Conn* c = ConnSlab::New();
   c->tuple[kDirOriginal] = orig;
   c->tuple[kDirReply] = reply;
   c->zone = zone;
-  skb.ct_ref = c;
-  return c.get();
+  skb.ct_ref = ConnSlab::Ref(c);
+  return c;
 }
 
 void Conntrack::Insert(Conn* ct) {
@@ -312,17 +368,18 @@ void Conntrack::Insert(Conn* ct) {
 void Conntrack::Remove(Conn* ct) {
   for (int d = 0; d < 2; ++d) hash_.EraseIf(ct, CtDir(d));
   const uint32_t slot = ct->table_slot;
-  if (slot < conns_.size() && conns_[slot].get() == ct) {
+  if (slot < conns_.size() && conns_[slot] == ct->slab_id) {
     std::swap(conns_[slot], conns_.back());
-    conns_[slot]->table_slot = slot;
+    ConnSlab::At(conns_[slot])->table_slot = slot;
     conns_.pop_back();
+    ConnSlab::Release(ct);  // the table's reference
   }
 }
 
 void Conntrack::Gc(double now) {
   for (size_t i = 0; i < cfg_.gc_budget && !conns_.empty(); ++i) {
     if (gc_cursor_ >= conns_.size()) gc_cursor_ = 0;
-    Conn* ct = conns_[gc_cursor_].get();
+    Conn* ct = ConnSlab::At(conns_[gc_cursor_]);
     if (Expired(ct, now))
       Remove(ct);  // the last entry moved into the cursor's slot
     else
@@ -334,7 +391,7 @@ bool Conntrack::EarlyDrop(double now) {
   // early_drop: evict an entry that is not ASSURED (the kernel scans a few
   // buckets; scanning from the oldest keeps this deterministic).
   for (size_t i = 0; i < conns_.size(); ++i) {
-    Conn* ct = conns_[i].get();
+    Conn* ct = ConnSlab::At(conns_[i]);
     if (!(ct->status & kIpsAssured) || Expired(ct, now)) {
       Remove(ct);
       return true;
@@ -387,7 +444,7 @@ int Conntrack::HandleIcmpError(Packet& skb, unsigned dataoff, uint8_t proto,
   Addr outer_dst = LoadAddr(skb.data.data() + (f == Family::kIPv4 ? 16 : 24), f);
   if (!(outer_dst == ct->tuple[dir].dst)) return -int(Verdict::kAccept);
   skb.ct = ct;
-  skb.ct_ref = conns_[ct->table_slot];
+  skb.ct_ref = ConnSlab::Ref(ct);
   skb.ctinfo = dir == kDirReply ? CtInfo::kRelatedReply : CtInfo::kRelated;
   return int(Verdict::kAccept);
 }
@@ -411,15 +468,9 @@ int Conntrack::TrackPacket(Conn& ct, Packet& skb, unsigned dataoff,
     // retransmissions neither renew it nor count (nf_ct_refresh_acct).
     if (r.kill) {
       // nf_ct_kill_acct: a RST before any reply ends the entry at once.
-      ct.packets[dir]++;
-      ct.bytes[dir] += skb.data.size();
       if (ct.status & kIpsConfirmed) Remove(&ct);
       ct.status |= kIpsDying;
       return int(Verdict::kAccept);
-    }
-    if (r.refresh) {
-      ct.packets[dir]++;
-      ct.bytes[dir] += skb.data.size();
     }
     return int(Verdict::kAccept);
   } else if (ot.proto == kProtoUdp || ot.proto == kProtoUdplite) {
@@ -433,10 +484,10 @@ int Conntrack::TrackPacket(Conn& ct, Packet& skb, unsigned dataoff,
       return -int(Verdict::kAccept);
     // A stream (and ASSURED) only once replies keep coming more than two
     // seconds after the first packet.
-    if (!confirmed) ct.udp_stream_ts = now + 2;
+    if (!confirmed) ct.set_udp_stream_ts(now + 2);
     if (ct.status & kIpsSeenReply) {
       timeout = cfg_.udp_unreplied;
-      if (now > ct.udp_stream_ts) {
+      if (now > ct.udp_stream_ts()) {
         timeout = cfg_.udp_replied;
         ct.status |= kIpsAssured;
       }
@@ -454,8 +505,6 @@ int Conntrack::TrackPacket(Conn& ct, Packet& skb, unsigned dataoff,
     timeout = cfg_.generic;
   }
   if (!(ct.status & kIpsFixedTimeout)) ct.expires = now + timeout;
-  ct.packets[dir]++;
-  ct.bytes[dir] += skb.data.size();
   return int(Verdict::kAccept);
 }
 
@@ -465,7 +514,7 @@ Verdict Conntrack::In(Packet& skb, Hook hook, double now) {
   // A packet that already carries an entry (looped back) or was marked
   // untracked in raw is left alone; a CT template only supplies the zone.
   uint16_t zone = 0;
-  std::string helper;
+  CtHelperName helper;
   if (skb.ct != nullptr || skb.ctinfo == CtInfo::kUntracked) {
     if (skb.ct == nullptr || !(skb.ct->status & kIpsTemplate))
       return Verdict::kAccept;
@@ -515,7 +564,7 @@ Verdict Conntrack::In(Packet& skb, Hook hook, double now) {
     }
     skb.ct = ct;
     skb.ctinfo = info;
-    if (ct->status & kIpsConfirmed) skb.ct_ref = conns_[ct->table_slot];
+    if (ct->status & kIpsConfirmed) skb.ct_ref = ConnSlab::Ref(ct);
     int r = TrackPacket(*ct, skb, unsigned(dataoff), info, hook, now);
     if (r > 0) {
       if (info == CtInfo::kEstablishedReply) ct->status |= kIpsSeenReply;
@@ -551,7 +600,8 @@ Verdict Conntrack::Confirm(Packet& skb, double now) {
     return Verdict::kDrop;
   ct->status |= kIpsConfirmed;
   ct->table_slot = uint32_t(conns_.size());
-  conns_.push_back(skb.ct_ref);
+  conns_.push_back(ct->slab_id);
+  ConnSlab::Hold(ct);
   Insert(ct);
   return Verdict::kAccept;
 }
@@ -560,13 +610,14 @@ std::vector<std::string> Conntrack::List(double now) const {
   now = Jiffies(now);
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::string> out;
-  for (const auto& c : conns_) {
-    if (Expired(c.get(), now)) continue;
+  for (uint32_t id : conns_) {
+    const Conn* c = ConnSlab::At(id);
+    if (Expired(c, now)) continue;
     const Tuple& o = c->tuple[kDirOriginal];
     std::string line = fmt::format(
         "{:<8} {} {} ", ProtoName(o.proto), o.proto,
         int64_t(std::floor(c->expires - now + 1e-7)));
-    if (o.proto == kProtoTcp) line += std::string(TcpStateName(c->tcp.state)) + " ";
+    if (o.proto == kProtoTcp) line += std::string(TcpStateName(c->tcp().state)) + " ";
     line += FormatTuple(o);
     if (!(c->status & kIpsSeenReply)) line += "[UNREPLIED] ";
     line += FormatTuple(c->tuple[kDirReply]);

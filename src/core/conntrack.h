@@ -32,6 +32,8 @@ struct CtConfig {
   size_t max = 262144;        // nf_conntrack_max
   bool checksum = true;       // nf_conntrack_checksum
   size_t gc_budget = 64;      // entries the collector inspects per packet
+  // nf_conntrack_acct is not modelled: it is off by default and nothing
+  // prints per-entry counters, so entries keep none.
 };
 
 // TupleKey is a tuple in a zone, the hash key.
@@ -100,8 +102,9 @@ class Conntrack {
   CtConfig cfg_;
   mutable std::mutex mu_;
   CtHash hash_;  // confirmed tuples of both directions (core/ct_hash.h)
-  // Confirmed entries; unconfirmed ones are owned by their packet.
-  std::vector<std::shared_ptr<Conn>> conns_;
+  // Confirmed entries (ConnSlab ids), each holding one reference for the
+  // table; unconfirmed ones are held by their packet alone.
+  std::vector<uint32_t> conns_;
   size_t gc_cursor_ = 0;
 };
 

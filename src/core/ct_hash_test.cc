@@ -43,11 +43,11 @@ TEST(CtHash, BehavesLikeAMap) {
   std::mt19937 rng(5);
   CtHash h;
   std::map<Key, std::pair<Conn*, CtDir>> model;
-  std::vector<std::unique_ptr<Conn>> conns;
+  std::vector<std::shared_ptr<Conn>> conns;  // slab entries
   for (int step = 0; step < 20000; ++step) {
     const int op = int(rng() % 10);
     if (op < 5 || conns.empty()) {
-      auto c = std::make_unique<Conn>();
+      std::shared_ptr<Conn> c = ConnSlab::Ref(ConnSlab::New());
       c->tuple[0] = RandomTuple(rng);
       InvertTuple(c->tuple[0], c->tuple[1]);
       c->zone = uint16_t(rng() % 2);
@@ -140,6 +140,78 @@ TEST(CtHash, ConntrackFindBurstEqualsFind) {
     }
   }
   EXPECT_EQ(a.size(), b.size());
+}
+
+// An entry lives while the table or a packet holds it: a packet keeps its
+// connection past the table's end, and the slab reuses the entry after.
+TEST(ConnSlab, PacketKeepsItsEntryAlive) {
+  CtConfig cfg;
+  cfg.checksum = false;
+  Packet p = Udp(0x0a000001, 4000);
+  uint32_t id;
+  {
+    Conntrack ct(cfg);
+    ct.In(p, Hook::kPrerouting, 0);
+    ct.Confirm(p, 0);
+    ASSERT_NE(p.ct, nullptr);
+    EXPECT_EQ(p.ct->refs.load(), 2u);  // the table's and the packet's
+    id = p.ct->slab_id;
+    EXPECT_EQ(ConnSlab::At(id), p.ct);
+  }
+  EXPECT_EQ(p.ct->refs.load(), 1u);
+  EXPECT_EQ(p.ct->tuple[kDirOriginal].sport, 4000);
+  p.ct = nullptr;
+  p.ct_ref.reset();  // the last reference: the entry goes back
+  Conn* again = ConnSlab::New();
+  EXPECT_EQ(again->slab_id, id);  // freed entries are reused first
+  EXPECT_EQ(again->tuple[kDirOriginal].sport, 0);  // constructed afresh
+  ConnSlab::Ref(again).reset();
+}
+
+// An entry removed from the table (expired) while its packet is still in
+// flight stays valid until the packet lets go.
+TEST(ConnSlab, RemovedEntryHeldByPacket) {
+  CtConfig cfg;
+  cfg.checksum = false;
+  Conntrack ct(cfg);
+  Packet first = Udp(0x0a000002, 4001);
+  ct.In(first, Hook::kPrerouting, 0);
+  ct.Confirm(first, 0);
+  Conn* c = first.ct;
+  CtDir d;
+  EXPECT_EQ(ct.Find(c->tuple[kDirOriginal], 0, &d, 1000), nullptr);  // reaped
+  EXPECT_EQ(ct.size(), 0u);
+  EXPECT_EQ(c->refs.load(), 1u);
+  EXPECT_EQ(c->tuple[kDirReply].dport, 4001);
+}
+
+TEST(CtHelperName, InternsNames) {
+  CtHelperName none;
+  EXPECT_TRUE(none.empty());
+  EXPECT_EQ(none.str(), "");
+  CtHelperName a(std::string("ftp")), b;
+  b = "ftp";
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a, "ftp");
+  EXPECT_FALSE(a == "sip");
+  const std::string& s = b;
+  EXPECT_EQ(s, "ftp");
+  b = "";
+  EXPECT_TRUE(b.empty());
+}
+
+// TCP's state and UDP's stream time share storage: a connection reads
+// zero TCP state until it gets some.
+TEST(Conn, ProtocolStateStorage) {
+  Conn c;
+  EXPECT_EQ(static_cast<const Conn&>(c).tcp().state, 0);
+  c.set_udp_stream_ts(12.5);
+  EXPECT_EQ(c.udp_stream_ts(), 12.5);
+  c.tcp().state = 3;
+  c.tcp().seen[1].td_end = 7;
+  EXPECT_EQ(static_cast<const Conn&>(c).tcp().seen[1].td_end, 7u);
+  c.set_udp_stream_ts(1);
+  EXPECT_EQ(static_cast<const Conn&>(c).tcp().state, 0);
 }
 
 }  // namespace

@@ -450,7 +450,7 @@ void ShortenAfterInvalid(Conn& conn, CtDir dir, FlagClass cls,
   uint32_t status = conn.status.load();
   if (!(status & kIpsAssured) || (status & kIpsFixedTimeout)) return;
   if (cls != kRstSet && cls != kFinSet) return;
-  TcpConnState& st = conn.tcp;
+  TcpConnState& st = conn.tcp();
   if (st.last_dir != dir &&
       (st.last_index == kFinSet || st.last_index == kRstSet)) {
     double left = Remaining(conn, ctx.now);
@@ -523,7 +523,7 @@ void ResyncFromIgnoredSyn(TcpConnState& st, CtDir dir) {
 
 // Established is nf_conntrack_tcp_established.
 bool Established(const Conn& conn) {
-  return conn.tcp.state == kTcpEstablished &&
+  return conn.tcp().state == kTcpEstablished &&
          (conn.status.load() & kIpsAssured);
 }
 
@@ -532,7 +532,7 @@ bool Established(const Conn& conn) {
 // the old state) and -1 when the RST is invalid.
 int CheckRst(const Conn& conn, CtDir dir, const Segment& s, uint8_t old_state,
              const TcpCtConfig& cfg, bool* keep_state) {
-  const TcpConnState& st = conn.tcp;
+  const TcpConnState& st = conn.tcp();
   // In closing states the tuple may already be reused by a new
   // connection, so the recorded sequence state means nothing.
   if (old_state == kTcpFinWait || old_state == kTcpCloseWait ||
@@ -597,7 +597,7 @@ double ChooseTimeout(const TcpConnState& st, uint8_t new_state, FlagClass cls,
 TcpCtResult Commit(Conn& conn, const TcpCtPacketCtx& ctx,
                    const TcpCtConfig& cfg, const Segment& s, FlagClass cls,
                    uint8_t old_state, uint8_t new_state) {
-  TcpConnState& st = conn.tcp;
+  TcpConnState& st = conn.tcp();
   CtDir dir = ctx.dir;
   st.last_index = cls;
   st.last_dir = dir;
@@ -646,8 +646,8 @@ bool TcpCtNew(Conn& conn, const TcpCtPacketCtx& ctx, const TcpCtConfig& cfg) {
   uint8_t first = kTransitions[kDirOriginal][ClassOf(s)][kTcpNone];
   if (first >= kTcpMax) return false;
   if (first != kTcpSynSent && !cfg.loose) return false;
-  conn.tcp = TcpConnState{};
-  TcpWindow& w = conn.tcp.seen[0];
+  conn.tcp() = TcpConnState{};
+  TcpWindow& w = conn.tcp().seen[0];
   w.td_end = s.End();
   w.td_maxwin = s.win == 0 ? 1 : s.win;
   if (first == kTcpSynSent) {
@@ -657,10 +657,10 @@ bool TcpCtNew(Conn& conn, const TcpCtPacketCtx& ctx, const TcpCtConfig& cfg) {
     // Picked up mid-stream: the handshake's window scale is unknown, so
     // assume SACK and check windows liberally in both directions.
     w.td_maxend = w.td_end + w.td_maxwin;
-    conn.tcp.seen[0].flags = conn.tcp.seen[1].flags =
+    conn.tcp().seen[0].flags = conn.tcp().seen[1].flags =
         kFlagSackPerm | kFlagBeLiberal;
   }
-  conn.tcp.last_index = kNoneSet;
+  conn.tcp().last_index = kNoneSet;
   return true;
 }
 
@@ -677,7 +677,7 @@ TcpCtResult Track(Conn& conn, const TcpCtPacketCtx& ctx,
   if (!(conn.status.load() & kIpsConfirmed) && !TcpCtNew(conn, ctx, cfg)) {
     return Invalid("invalid new");
   }
-  TcpConnState& st = conn.tcp;
+  TcpConnState& st = conn.tcp();
   uint8_t old_state = st.state;
   if (old_state >= kTcpMax) return Invalid("corrupt state");
   CtDir dir = ctx.dir;

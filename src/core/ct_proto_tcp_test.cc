@@ -169,7 +169,7 @@ struct Flow {
     ASSERT_EQ(Reply({S | A, 5000, 1001, 65160, LinuxSynOpts()}).verdict, 1);
     ASSERT_EQ(Orig({A, 1001, 5001, 502}).verdict, 1);
   }
-  uint8_t state() const { return conn.tcp.state; }
+  uint8_t state() const { return conn.tcp().state; }
   bool assured() const { return conn.status & kIpsAssured; }
   double left() const { return conn.expires - now; }
 
@@ -285,38 +285,38 @@ TEST(TcpCtNew, SynInitialisesOriginalWindow) {
   Packet p =
       Build(Family::kIPv4, true, {S, 1000, 0, 64240, LinuxSynOpts(), 10});
   Conn conn;
-  conn.tcp.retrans = 9;  // stale data is wiped
+  conn.tcp().retrans = 9;  // stale data is wiped
   ASSERT_TRUE(TcpCtNew(conn, Ctx(p), TcpCtConfig{}));
-  const TcpWindow& w = conn.tcp.seen[0];
+  const TcpWindow& w = conn.tcp().seen[0];
   EXPECT_EQ(w.td_end, 1000u + 10 + 1);
   EXPECT_EQ(w.td_maxend, w.td_end);
   EXPECT_EQ(w.td_maxwin, 64240u);
   EXPECT_EQ(w.td_scale, 7);
   EXPECT_EQ(w.flags, kWindowScale | kSackPerm);
-  EXPECT_EQ(conn.tcp.seen[1].td_maxwin, 0u);
-  EXPECT_EQ(conn.tcp.state, kTcpNone);
-  EXPECT_EQ(conn.tcp.retrans, 0);
-  EXPECT_EQ(conn.tcp.last_index, 5);  // no flag class yet
+  EXPECT_EQ(conn.tcp().seen[1].td_maxwin, 0u);
+  EXPECT_EQ(conn.tcp().state, kTcpNone);
+  EXPECT_EQ(conn.tcp().retrans, 0);
+  EXPECT_EQ(conn.tcp().last_index, 5);  // no flag class yet
 }
 
 TEST(TcpCtNew, ZeroWindowCountsAsOne) {
   Packet p = Build(Family::kIPv4, true, {S, 1, 0, 0});
   Conn conn;
   ASSERT_TRUE(TcpCtNew(conn, Ctx(p), TcpCtConfig{}));
-  EXPECT_EQ(conn.tcp.seen[0].td_maxwin, 1u);
+  EXPECT_EQ(conn.tcp().seen[0].td_maxwin, 1u);
 }
 
 TEST(TcpCtNew, LoosePickupAssumesSackAndLiberal) {
   Packet p = Build(Family::kIPv4, true, {A | P, 7000, 9000, 300, {}, 50});
   Conn conn;
   ASSERT_TRUE(TcpCtNew(conn, Ctx(p), TcpCtConfig{}));
-  const TcpWindow& w = conn.tcp.seen[0];
+  const TcpWindow& w = conn.tcp().seen[0];
   EXPECT_EQ(w.td_end, 7050u);
   EXPECT_EQ(w.td_maxwin, 300u);  // unscaled: the scale is unknown
   EXPECT_EQ(w.td_maxend, 7350u);
   EXPECT_EQ(w.flags, kSackPerm | kBeLiberal);
-  EXPECT_EQ(conn.tcp.seen[1].flags, kSackPerm | kBeLiberal);
-  EXPECT_EQ(conn.tcp.seen[1].td_maxwin, 0u);
+  EXPECT_EQ(conn.tcp().seen[1].flags, kSackPerm | kBeLiberal);
+  EXPECT_EQ(conn.tcp().seen[1].td_maxwin, 0u);
 }
 
 TEST(TcpCtNew, OptionParsing) {
@@ -337,8 +337,8 @@ TEST(TcpCtNew, OptionParsing) {
     Packet p = Build(Family::kIPv4, true, {S, 1, 0, 100, c.opts});
     Conn conn;
     ASSERT_TRUE(TcpCtNew(conn, Ctx(p), TcpCtConfig{}));
-    EXPECT_EQ(conn.tcp.seen[0].td_scale, c.scale);
-    EXPECT_EQ(conn.tcp.seen[0].flags, c.flags);
+    EXPECT_EQ(conn.tcp().seen[0].td_scale, c.scale);
+    EXPECT_EQ(conn.tcp().seen[0].flags, c.flags);
   }
 }
 
@@ -399,10 +399,10 @@ TEST(TcpCtTable, EveryCellMatchesTheKernel) {
       for (int state = 0; state < kTcpMax; state++) {
         Flow f;
         f.conn.status = kIpsConfirmed | kIpsSeenReply;
-        f.conn.tcp.state = uint8_t(state);
-        f.conn.tcp.last_index = 5;
-        f.conn.tcp.seen[0] = {1000, 31000, 30000, 0, 0, kCloseInit};
-        f.conn.tcp.seen[1] = {5000, 35000, 30000, 0, 0, 0};
+        f.conn.tcp().state = uint8_t(state);
+        f.conn.tcp().last_index = 5;
+        f.conn.tcp().seen[0] = {1000, 31000, 30000, 0, 0, kCloseInit};
+        f.conn.tcp().seen[1] = {5000, 35000, 30000, 0, 0, 0};
         uint32_t seq = dir == 0 ? 1000 : 5000;
         uint32_t ack = dir == 0 ? 5000 : 1000;
         uint8_t flags = kClassFlags[cls];
@@ -449,19 +449,19 @@ TEST(TcpCtFlow, HandshakeTimeoutsAndAssured) {
   EXPECT_EQ(f.state(), kTcpEstablished);
   EXPECT_EQ(r.timeout, 432000);
   EXPECT_TRUE(f.assured());
-  EXPECT_EQ(f.conn.tcp.seen[0].td_scale, 7);
-  EXPECT_EQ(f.conn.tcp.seen[1].td_scale, 7);
+  EXPECT_EQ(f.conn.tcp().seen[0].td_scale, 7);
+  EXPECT_EQ(f.conn.tcp().seen[1].td_scale, 7);
   // The client's ACK advertised 502 << 7 bytes.
-  EXPECT_EQ(f.conn.tcp.seen[1].td_maxend, 5001u + (502u << 7));
-  EXPECT_EQ(f.conn.tcp.seen[0].flags, kWindowScale | kSackPerm | kMaxAckSet);
+  EXPECT_EQ(f.conn.tcp().seen[1].td_maxend, 5001u + (502u << 7));
+  EXPECT_EQ(f.conn.tcp().seen[0].flags, kWindowScale | kSackPerm | kMaxAckSet);
 }
 
 TEST(TcpCtFlow, ScalingNeedsBothSides) {
   Flow f;
   f.Orig({S, 1000, 0, 64240, LinuxSynOpts()});
   f.Reply({S | A, 5000, 1001, 2000, Mss(1460)});
-  EXPECT_EQ(f.conn.tcp.seen[0].td_scale, 0);
-  EXPECT_EQ(f.conn.tcp.seen[1].td_scale, 0);
+  EXPECT_EQ(f.conn.tcp().seen[0].td_scale, 0);
+  EXPECT_EQ(f.conn.tcp().seen[1].td_scale, 0);
   f.Orig({A, 1001, 5001, 10});
   // Data starting 10000 bytes in is far past the server's unscaled 2000
   // (a small overshoot would only be ignored).
@@ -501,8 +501,8 @@ TEST(TcpCtFlow, FinWaitMarksCloseInit) {
   f.Handshake();
   f.Reply({F | A, 5001, 1001, 502});
   EXPECT_EQ(f.state(), kTcpFinWait);
-  EXPECT_TRUE(f.conn.tcp.seen[1].flags & kCloseInit);
-  EXPECT_FALSE(f.conn.tcp.seen[0].flags & kCloseInit);
+  EXPECT_TRUE(f.conn.tcp().seen[1].flags & kCloseInit);
+  EXPECT_FALSE(f.conn.tcp().seen[0].flags & kCloseInit);
 }
 
 // ---------------------------------------------------------------- windows
@@ -512,16 +512,16 @@ TEST(TcpCtWindow, DataAndAcksTrackEnds) {
   f.Handshake();
   TcpCtResult r = f.Orig({A | P, 1001, 5001, 502, {}, 100});
   EXPECT_TRUE(r.refresh);
-  EXPECT_EQ(f.conn.tcp.seen[0].td_end, 1101u);
-  EXPECT_TRUE(f.conn.tcp.seen[0].flags & kDataUnack);
+  EXPECT_EQ(f.conn.tcp().seen[0].td_end, 1101u);
+  EXPECT_TRUE(f.conn.tcp().seen[0].flags & kDataUnack);
   EXPECT_EQ(r.timeout, 300);  // unacknowledged data
   r = f.Reply({A, 5001, 1051, 509});
   EXPECT_EQ(r.timeout, 300);  // half of it acked
   r = f.Reply({A, 5001, 1101, 509});
-  EXPECT_FALSE(f.conn.tcp.seen[0].flags & kDataUnack);
+  EXPECT_FALSE(f.conn.tcp().seen[0].flags & kDataUnack);
   EXPECT_EQ(r.timeout, 432000);
-  EXPECT_EQ(f.conn.tcp.seen[1].td_maxack, 1101u);
-  EXPECT_EQ(f.conn.tcp.seen[0].td_maxend, 1101u + (509u << 7));
+  EXPECT_EQ(f.conn.tcp().seen[1].td_maxack, 1101u);
+  EXPECT_EQ(f.conn.tcp().seen[0].td_maxend, 1101u + (509u << 7));
 }
 
 TEST(TcpCtWindow, OutOfWindowVerdicts) {
@@ -548,12 +548,12 @@ TEST(TcpCtWindow, OutOfWindowVerdicts) {
        "ignored ACK under lower bound (possible overly delayed)"},
   };
   for (const Case& c : cases) {
-    TcpConnState before = f.conn.tcp;
+    TcpConnState before = f.conn.tcp();
     TcpCtResult r = f.Orig(c.seg);
     EXPECT_EQ(r.verdict, c.verdict) << c.reason;
     EXPECT_STREQ(r.reason, c.reason);
     EXPECT_FALSE(r.refresh);
-    EXPECT_EQ(f.conn.tcp.seen[0].td_end, before.seen[0].td_end);
+    EXPECT_EQ(f.conn.tcp().seen[0].td_end, before.seen[0].td_end);
   }
   // Liberal tracking accepts all of them.
   f.cfg.be_liberal = true;
@@ -563,7 +563,7 @@ TEST(TcpCtWindow, OutOfWindowVerdicts) {
 TEST(TcpCtWindow, PerDirectionLiberalFlag) {
   Flow f;
   f.Handshake();
-  f.conn.tcp.seen[0].flags |= kBeLiberal;
+  f.conn.tcp().seen[0].flags |= kBeLiberal;
   EXPECT_TRUE(Accepted(f.Orig({A, 1001, 9000, 502})));
   EXPECT_TRUE(Invalid(f.Reply({A, 5001, 9000, 502})));
 }
@@ -581,7 +581,7 @@ TEST(TcpCtWindow, OvershootIsIgnoredButRemembered) {
   EXPECT_EQ(r.verdict, 1);
   EXPECT_FALSE(r.refresh);
   EXPECT_STREQ(r.reason, "more bytes than the receive window allows");
-  EXPECT_EQ(f.conn.tcp.seen[0].td_end, 2202u);
+  EXPECT_EQ(f.conn.tcp().seen[0].td_end, 2202u);
   // The server may now ack the extra data.
   EXPECT_TRUE(f.Reply({A, 5001, 2202, 1000}).refresh);
   // Overshooting by more than the receiver's window is invalid.
@@ -612,7 +612,7 @@ TEST(TcpCtWindow, SequenceWraparound) {
   f.Reply({S | A, 0xfffffff0, 0xffffff01, 65160, LinuxSynOpts()});
   f.Orig({A, 0xffffff01, 0xfffffff1, 502});
   EXPECT_TRUE(f.Orig({A | P, 0xffffff01, 0xfffffff1, 502, {}, 1000}).refresh);
-  EXPECT_EQ(f.conn.tcp.seen[0].td_end, 0xffffff01u + 1000);
+  EXPECT_EQ(f.conn.tcp().seen[0].td_end, 0xffffff01u + 1000);
   EXPECT_TRUE(f.Reply({A, 0xfffffff1, 0xffffff01u + 1000, 502}).refresh);
 }
 
@@ -622,13 +622,13 @@ TEST(TcpCtWindow, RetransmissionsShortenTimeout) {
   f.Reply({A, 5001, 1001, 502});
   double t[5];
   for (double& x : t) x = f.Orig({A, 1001, 5001, 502}).timeout;
-  EXPECT_EQ(f.conn.tcp.retrans, 4);
+  EXPECT_EQ(f.conn.tcp().retrans, 4);
   EXPECT_EQ(t[0], 432000);  // first of the run sets last_*
   EXPECT_EQ(t[1], 432000);
   EXPECT_EQ(t[2], 432000);
   EXPECT_EQ(t[3], 300);  // retrans >= max_retrans (3)
   EXPECT_EQ(f.Orig({A, 1001, 5001, 600}).timeout, 432000);
-  EXPECT_EQ(f.conn.tcp.retrans, 0);
+  EXPECT_EQ(f.conn.tcp().retrans, 0);
 }
 
 TEST(TcpCtWindow, OnlyAckSegmentsCountAsRetransmissions) {
@@ -636,10 +636,10 @@ TEST(TcpCtWindow, OnlyAckSegmentsCountAsRetransmissions) {
   f.Handshake();
   f.Orig({F | A, 1001, 5001, 502});
   for (int i = 0; i < 4; i++) f.Orig({F | A, 1001, 5001, 502});
-  EXPECT_EQ(f.conn.tcp.retrans, 0);
+  EXPECT_EQ(f.conn.tcp().retrans, 0);
   // last_* still describe the handshake's ACK.
-  EXPECT_EQ(f.conn.tcp.last_end, 1001u);
-  EXPECT_EQ(f.conn.tcp.last_win, 502);
+  EXPECT_EQ(f.conn.tcp().last_end, 1001u);
+  EXPECT_EQ(f.conn.tcp().last_win, 502);
 }
 
 TEST(TcpCtWindow, ZeroWindowShortensTimeout) {
@@ -667,11 +667,11 @@ TEST(TcpCtLoose, PickupIsEstablishedButShortUntilAnswered) {
 TEST(TcpCtLoose, KeepaliveAnswerAdvancesPickedUpEnd) {
   Flow f;
   f.Orig({A, 1000, 5000, 502});  // a keep-alive: one byte before snd_nxt
-  EXPECT_EQ(f.conn.tcp.seen[0].td_end, 1000u);
+  EXPECT_EQ(f.conn.tcp().seen[0].td_end, 1000u);
   f.Reply({A, 5000, 1001, 502});
-  EXPECT_EQ(f.conn.tcp.seen[0].td_end, 1001u);
-  EXPECT_EQ(f.conn.tcp.seen[1].td_end, 5000u);
-  EXPECT_EQ(f.conn.tcp.seen[1].td_maxend, 5000u + 502);
+  EXPECT_EQ(f.conn.tcp().seen[0].td_end, 1001u);
+  EXPECT_EQ(f.conn.tcp().seen[1].td_end, 5000u);
+  EXPECT_EQ(f.conn.tcp().seen[1].td_maxend, 5000u + 502);
 }
 
 TEST(TcpCtLoose, DisabledRefusesPickup) {
@@ -700,14 +700,14 @@ TEST(TcpCtReopen, TimeWaitSynRepeatsAfterFin) {
 TEST(TcpCtReopen, WithoutCloseHistoryTheSynIsIgnored) {
   Flow f;
   f.Handshake();
-  f.conn.tcp.state = kTcpTimeWait;  // e.g. restored without flags
+  f.conn.tcp().state = kTcpTimeWait;  // e.g. restored without flags
   TcpCtResult r = f.Orig({S, 90000, 0, 64240, LinuxSynOpts()});
   EXPECT_EQ(r.verdict, 1);
   EXPECT_FALSE(r.refresh);
   EXPECT_EQ(f.state(), kTcpTimeWait);
-  EXPECT_EQ(f.conn.tcp.last_index, 0);  // SYN noted for a resync
-  EXPECT_EQ(f.conn.tcp.last_end, 90001u);
-  EXPECT_EQ(f.conn.tcp.last_wscale, 7);
+  EXPECT_EQ(f.conn.tcp().last_index, 0);  // SYN noted for a resync
+  EXPECT_EQ(f.conn.tcp().last_end, 90001u);
+  EXPECT_EQ(f.conn.tcp().last_wscale, 7);
 }
 
 TEST(TcpCtReopen, CloseAfterRstRepeatsOnlyForTheSameSide) {
@@ -735,9 +735,9 @@ TEST(TcpCtIgnore, SynAckToIgnoredSynResyncs) {
       f.Reply({S | A, 654321, 123457, 28960, Mss(1460) + Wscale(3)});
   EXPECT_TRUE(r.refresh);
   EXPECT_EQ(f.state(), kTcpSynRecv);
-  EXPECT_EQ(f.conn.tcp.seen[0].td_end, 123457u);
-  EXPECT_EQ(f.conn.tcp.seen[0].td_scale, 3);
-  EXPECT_EQ(f.conn.tcp.seen[1].td_scale, 3);
+  EXPECT_EQ(f.conn.tcp().seen[0].td_end, 123457u);
+  EXPECT_EQ(f.conn.tcp().seen[0].td_scale, 3);
+  EXPECT_EQ(f.conn.tcp().seen[1].td_scale, 3);
   f.Orig({A, 123457, 654322, 3650});
   EXPECT_EQ(f.state(), kTcpEstablished);
 }
@@ -750,10 +750,10 @@ TEST(TcpCtIgnore, ResyncForgetsTheOldReplyWindow) {
   // flags must not survive, so scaling is off both ways.
   f.Reply({S | A, 654321, 123457, 28960});
   EXPECT_EQ(f.state(), kTcpSynRecv);
-  EXPECT_EQ(f.conn.tcp.seen[0].td_scale, 0);
-  EXPECT_EQ(f.conn.tcp.seen[1].td_scale, 0);
-  EXPECT_FALSE(f.conn.tcp.seen[1].flags & kWindowScale);
-  EXPECT_EQ(f.conn.tcp.seen[0].td_maxwin, 29200u);
+  EXPECT_EQ(f.conn.tcp().seen[0].td_scale, 0);
+  EXPECT_EQ(f.conn.tcp().seen[1].td_scale, 0);
+  EXPECT_FALSE(f.conn.tcp().seen[1].flags & kWindowScale);
+  EXPECT_EQ(f.conn.tcp().seen[0].td_maxwin, 29200u);
 }
 
 TEST(TcpCtIgnore, ResyncKeepsOnlyTheAnsweringSidesLiberalFlag) {
@@ -764,8 +764,8 @@ TEST(TcpCtIgnore, ResyncKeepsOnlyTheAnsweringSidesLiberalFlag) {
   EXPECT_EQ(f.state(), kTcpSynRecv);
   // The SYN side takes the SYN's flags; the SYN/ACK side was reset
   // keeping its liberal bit, which option parsing preserves.
-  EXPECT_EQ(f.conn.tcp.seen[0].flags, kWindowScale | kSackPerm);
-  EXPECT_TRUE(f.conn.tcp.seen[1].flags & kBeLiberal);
+  EXPECT_EQ(f.conn.tcp().seen[0].flags, kWindowScale | kSackPerm);
+  EXPECT_TRUE(f.conn.tcp().seen[1].flags & kBeLiberal);
 }
 
 TEST(TcpCtFlow, SynReinitKeepsItsWindowScale) {
@@ -773,8 +773,8 @@ TEST(TcpCtFlow, SynReinitKeepsItsWindowScale) {
   f.Orig({S, 1000, 0, 64240, LinuxSynOpts()});
   TcpCtResult r = f.Orig({S, 2000, 0, 64240, LinuxSynOpts()});
   EXPECT_FALSE(r.refresh);  // a SYN retransmission, for the timeout
-  EXPECT_EQ(f.conn.tcp.seen[0].td_end, 2001u);
-  EXPECT_EQ(f.conn.tcp.seen[0].td_scale, 7);
+  EXPECT_EQ(f.conn.tcp().seen[0].td_end, 2001u);
+  EXPECT_EQ(f.conn.tcp().seen[0].td_scale, 7);
 }
 
 TEST(TcpCtIgnore, RetransmittedSynAckIsIgnored) {
@@ -873,7 +873,7 @@ TEST(TcpCtRst, AnswerToHalfOpenAckSkipsWindow) {
   Flow f;
   f.Orig({S, 1000, 0, 64240});
   EXPECT_FALSE(f.Reply({A, 5077, 1999}).refresh);  // ignored in SYN_SENT
-  EXPECT_EQ(f.conn.tcp.last_ack, 1999u);
+  EXPECT_EQ(f.conn.tcp().last_ack, 1999u);
   TcpCtResult r = f.Orig({R, 1999, 0});
   EXPECT_EQ(r.verdict, 1);
   EXPECT_EQ(f.state(), kTcpClose);
@@ -964,6 +964,7 @@ class KernelSim {
         dir = kDirReply;
       } else {
         conn_ = std::make_unique<Conn>();
+        packets_[0] = packets_[1] = 0;
         orig_ = k;
         fresh = true;
       }
@@ -982,7 +983,7 @@ class KernelSim {
         if (fresh) conn_.reset();
         return true;
       }
-      if (r.refresh || r.kill) conn_->packets[dir]++;
+      if (r.refresh || r.kill) packets_[dir]++;
       if (dir == kDirReply) conn_->status |= kIpsSeenReply;
       if (r.kill || (fresh && k.src != client)) {
         conn_.reset();
@@ -996,6 +997,7 @@ class KernelSim {
   }
 
   const Conn* conn() const { return conn_.get(); }
+  uint64_t packets(CtDir dir) const { return packets_[dir]; }
   double left() const { return conn_->expires - now_; }
   std::string orig_src() const { return orig_.src; }
   uint16_t orig_sport() const { return orig_.sport; }
@@ -1045,6 +1047,7 @@ class KernelSim {
   TcpCtConfig cfg_;
   double now_ = 1000;
   std::unique_ptr<Conn> conn_;
+  uint64_t packets_[2] = {0, 0};  // the entry's accounting
   Key orig_;
 };
 
@@ -1084,12 +1087,12 @@ std::string Summary(bool invalid, const KernelSim& sim,
     if (std::fabs(left - kernel_left) <= 2) left = kernel_left;
   }
   return s + " " + sim.orig_src() + ":" + std::to_string(sim.orig_sport()) +
-         " " + kStateNames[c->tcp.state] +
+         " " + kStateNames[c->tcp().state] +
          ((c->status & kIpsAssured) ? " ASSURED" : "") +
          ((c->status & kIpsSeenReply) ? "" : " UNREPLIED") +
          " t=" + std::to_string(int(left)) +
-         " packets=" + std::to_string(c->packets[0]) + "/" +
-         std::to_string(c->packets[1]);
+         " packets=" + std::to_string(sim.packets(kDirOriginal)) + "/" +
+         std::to_string(sim.packets(kDirReply));
 }
 
 TEST(TcpCtKernel, RecordedScenariosReplay) {

@@ -598,7 +598,7 @@ TEST(RejectTarget, ResetClosesAConfirmedConnection) {
   Conn ct;
   ct.tuple[0].proto = 6;
   ct.status = kIpsConfirmed | kIpsAssured;
-  ct.tcp.state = 3;  // ESTABLISHED
+  ct.tcp().state = 3;  // ESTABLISHED
   ct.expires = 100 + 432000;
   Packet pkt = P(WithL4Checksum(Ip4(6, Tcp(1, 2, 0x18, 1)), 20, 16, false));
   pkt.ct = &ct;
@@ -606,19 +606,19 @@ TEST(RejectTarget, ResetClosesAConfirmedConnection) {
   RunResult a;
   RunReject(a, "-p tcp -j REJECT --reject-with tcp-reset", pkt);
   ASSERT_EQ(a.svc.sent.size(), 1u);
-  EXPECT_EQ(ct.tcp.state, 8);  // CLOSE
+  EXPECT_EQ(ct.tcp().state, 8);  // CLOSE
   EXPECT_DOUBLE_EQ(ct.expires, 110);
   // Not confirmed yet (the first SYN): left alone.
   Conn fresh;
   fresh.tuple[0].proto = 6;
-  fresh.tcp.state = 1;
+  fresh.tcp().state = 1;
   fresh.expires = 220;
   Packet syn = P(WithL4Checksum(Ip4(6, Tcp(1, 0, 2)), 20, 16, false));
   syn.ct = &fresh;
   syn.ctinfo = CtInfo::kNew;
   RunResult b;
   RunReject(b, "-p tcp -j REJECT --reject-with tcp-reset", syn);
-  EXPECT_EQ(fresh.tcp.state, 1);
+  EXPECT_EQ(fresh.tcp().state, 1);
   EXPECT_DOUBLE_EQ(fresh.expires, 220);
 }
 

@@ -50,7 +50,7 @@ struct CountList {
 // AlreadyClosed: TCP connections in TIME_WAIT or CLOSE no longer count.
 bool AlreadyClosed(const Conn& c) {
   return c.tuple[kDirOriginal].proto == 6 &&
-         (c.tcp.state == kTcpTimeWait || c.tcp.state == kTcpClose);
+         (c.tcp().state == kTcpTimeWait || c.tcp().state == kTcpClose);
 }
 
 // PacketTuple builds the tuple of a packet without an entry

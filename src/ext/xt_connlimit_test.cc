@@ -111,7 +111,7 @@ TEST(ConnlimitMatch, GoneAndClosedConnectionsStopCounting) {
   EXPECT_TRUE(Syn(*r.m, tr, a, 0));   // 1 <= 1
   EXPECT_FALSE(Syn(*r.m, tr, b, 1));  // 2 > 1
   tr.Kill(0);
-  b.tcp.state = 7;  // TIME_WAIT
+  b.tcp().state = 7;  // TIME_WAIT
   EXPECT_TRUE(Syn(*r.m, tr, c, 2));
 }
 
