@@ -559,14 +559,15 @@ class RejectTarget : public Target {
           (st && st->hook == Hook::kInput) ||
           host->AddrType(Family::kIPv6, daddr, nullptr) == RouteType::kLocal;
       if (!local) {
-        // icmpv6_send: the route's preferred source, else the best source
-        // on the interface the packet came in on, else the route's choice.
-        if (!IsZero(r.prefsrc))
-          src = r.prefsrc;
-        else if (st && st->in)
-          src = host->SelectSource(Family::kIPv6, st->in, saddr);
-        else
-          src = host->SelectSource(Family::kIPv6, r.dev, saddr);
+        // icmp6_send: when the route back has no prefsrc of its own
+        // (icmpv6_rt_has_prefsrc), ipv6_dev_get_saddr on the device the
+        // packet came in on (IP6CB iif: none for a local send); failing
+        // that, the source the route back picks (ip6_route_get_saddr).
+        src = r.prefsrc;
+        if (!r.route_prefsrc && st && st->in) {
+          Addr s = host->SelectSource(Family::kIPv6, st->in, saddr);
+          if (!IsZero(s)) src = s;
+        }
       }
     }
     std::vector<uint8_t> err = IcmpUnreachV6(skb.data, code, src);
