@@ -156,6 +156,24 @@ ShardCounter* TableRuntime::MyShard() const {
   return sh;
 }
 
+namespace {
+
+uint32_t Word(const Addr& a) {
+  uint32_t w;
+  std::memcpy(&w, a.b.data(), 4);
+  return w;
+}
+
+}  // namespace
+
+TableRuntime::Addr4 TableRuntime::Addr4Of(const Rule& r) {
+  const IpFilter& f = r.ip;
+  Addr4 a{Word(f.src), Word(f.smsk), Word(f.dst), Word(f.dmsk)};
+  if (f.invflags & kInvSrcIp) a.src = a.smsk = 0;
+  if (f.invflags & kInvDstIp) a.dst = a.dmsk = 0;
+  return a;
+}
+
 void TableRuntime::InitCounters() {
   hook_chain_.assign(kNumHooks, -1);
   for (size_t i = 0; i < table_->chains.size(); ++i) {
@@ -163,8 +181,10 @@ void TableRuntime::InitCounters() {
     chain_off_.push_back(shard_size_);
     shard_size_ += c.rules.size() + 1;
     actions_.emplace_back();
+    if (table_->family == Family::kIPv4) addr4_.emplace_back();
     for (const Rule& r : c.rules) {
       actions_.back().push_back({r.kind, r.verdict, int32_t(r.chain_index)});
+      if (table_->family == Family::kIPv4) addr4_.back().push_back(Addr4Of(r));
       for (size_t b = 0; b < kIfNameSize; ++b)
         if (r.ip.in.mask[b] != 0 || r.ip.out.mask[b] != 0) uses_ifaces_ = true;
     }
@@ -338,6 +358,18 @@ void TableRuntime::RunBurst(Hook h, XtParams* const* ps, const PktInfo* pis,
   }
 }
 
+int TableRuntime::SkipByAddress(int chain, int rule, const uint8_t* ip) const {
+  uint32_t src, dst;
+  std::memcpy(&src, ip + 12, 4);
+  std::memcpy(&dst, ip + 16, 4);
+  const std::vector<Addr4>& a = addr4_[chain];
+  const int n = int(a.size());
+  while (rule < n && (((src & a[rule].smsk) != a[rule].src) |
+                      ((dst & a[rule].dmsk) != a[rule].dst)))
+    ++rule;
+  return rule;
+}
+
 Decision TableRuntime::Walk(Hook h, XtParams& p, const PktInfo& pi,
                             RuleVisitor* visitor, Start* start) const {
   Decision d;
@@ -420,6 +452,9 @@ Decision TableRuntime::Walk(Hook h, XtParams& p, const PktInfo& pi,
       // Next(i) >= i: the rules between are ruled out. Past the end, the
       // chain's tail entry is next.
       rule = next;
+      if (rule >= int(c.rules.size())) continue;
+    } else if (!addr4_.empty()) {
+      rule = SkipByAddress(chain, rule, p.skb->data.data());
       if (rule >= int(c.rules.size())) continue;
     }
     const Rule& r = c.rules[rule];

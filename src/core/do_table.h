@@ -40,8 +40,8 @@ struct ShardCounter {
 // Decision is what a table walk ended with and where.
 struct Decision {
   Verdict verdict = Verdict::kAccept;
-  int chain = -1;   // chain index of the deciding rule
-  int rule = -1;    // 0-based rule index, or -1 for the chain policy
+  int chain = -1;  // chain index of the deciding rule
+  int rule = -1;   // 0-based rule index, or -1 for the chain policy
 };
 
 // RuleVisitor observes rule evaluation (TRACE, tests); may be nullptr.
@@ -123,6 +123,17 @@ class TableRuntime {
   struct IfNames {
     uint64_t in[2], out[2];
   };
+  // Addr4 is an IPv4 rule's address test, (addr & mask) == want for source
+  // and destination, as IpMatches makes it first; an inverted address is
+  // all zeros (always true). A linear walk skips rules that fail it: such
+  // a rule's header filter fails before anything else of it runs.
+  struct Addr4 {
+    uint32_t src, smsk, dst, dmsk;
+  };
+  static Addr4 Addr4Of(const Rule& r);
+  // SkipByAddress returns the first rule at or after rule in chain whose
+  // Addr4 test the IPv4 header ip passes (or the chain's length).
+  int SkipByAddress(int chain, int rule, const uint8_t* ip) const;
   bool IpMatches(const Rule& r, const XtParams& p, const PktInfo& pi,
                  const IfNames& names, bool& hotdrop) const;
 
@@ -136,6 +147,7 @@ class TableRuntime {
     int32_t chain_index;
   };
   std::vector<std::vector<Action>> actions_;  // per chain, per rule
+  std::vector<std::vector<Addr4>> addr4_;     // IPv4: per chain, per rule
   // uses_ifaces_: some rule names an interface; without one, a walk never
   // needs the packet's interface names.
   bool uses_ifaces_ = false;
