@@ -121,7 +121,9 @@ DefragResult Defrag::Process(Packet& pkt, double now) {
     const uint16_t fo = Load16(d.data() + frag_hdr + 2);
     more = fo & 1;
     offset = fo & ~7u;
-    if (!more && offset == 0) return DefragResult::kNotFragment;
+    // An atomic fragment (offset 0, no more fragments) is not let through:
+    // nf_ct_frag6_gather queues it like any other, it completes its queue at
+    // once and leaves reassembled, without its fragment header.
     hdrlen = frag_hdr;
     payload.assign(d.begin() + frag_hdr + 8, d.end());
     key = {6};
