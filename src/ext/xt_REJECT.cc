@@ -568,6 +568,7 @@ class RejectTarget : public Target {
           Addr s = host->SelectSource(Family::kIPv6, st->in, saddr);
           if (!IsZero(s)) src = s;
         }
+        if (IsZero(src)) src = host->SelectSource(Family::kIPv6, r.dev, saddr);
       }
     }
     std::vector<uint8_t> err = IcmpUnreachV6(skb.data, code, src);
