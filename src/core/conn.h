@@ -128,7 +128,9 @@ struct Conn {
   uint32_t slab_id = kNoSlab;
   std::atomic<uint32_t> refs{0};
   CtHelperName helper;  // attached helper name ("" = none)
-  uint8_t l4state = 0;  // protocol state for non-TCP protocols
+  // Protocol state for non-TCP protocols (SCTP: its state and flags,
+  // SctpConnState::Small()).
+  uint8_t l4state = 0;
 
   // tcp is the TCP tracker state (tcp().state is the TCP state), allocated
   // on first write; a connection without it reads as all zero.
@@ -147,6 +149,13 @@ struct Conn {
     DropTcp();
     l4_.udp_stream_ts = t;
   }
+  // SCTP: both directions' verification tags (SctpConnState::Tags()),
+  // sharing the same storage.
+  uint64_t sctp_tags() const { return has_tcp_ ? 0 : l4_.sctp_tags; }
+  void set_sctp_tags(uint64_t tags) {
+    DropTcp();
+    l4_.sctp_tags = tags;
+  }
 
  private:
   void DropTcp() {
@@ -159,6 +168,7 @@ struct Conn {
   union {
     TcpConnState* tcp;
     double udp_stream_ts = 0;
+    uint64_t sctp_tags;
   } l4_;
 };
 

@@ -494,6 +494,17 @@ int Conntrack::TrackPacket(Conn& ct, Packet& skb, unsigned dataoff,
     } else {
       timeout = cfg_.udp_unreplied;
     }
+  } else if (ot.proto == kProtoSctp) {
+    SctpConnState st = SctpConnState::Unpack(ct.l4state, ct.sctp_tags());
+    SctpCtPacketCtx c{&skb, dataoff, dir, hook, confirmed};
+    SctpCtResult r = SctpCtPacket(st, c, cfg_.sctp);
+    ct.l4state = st.Small();
+    ct.set_sctp_tags(st.Tags());
+    if (r.assured) ct.status |= kIpsAssured;
+    if (r.verdict <= 0) return r.verdict;
+    // A retransmitted INIT or a HEARTBEAT with a new tag does not renew it.
+    if (!r.refresh) return int(Verdict::kAccept);
+    timeout = r.timeout;
   } else if (IsIcmp(ot)) {
     if (!IcmpValidNew(ot.family, uint8_t(ot.dport >> 8)))
       return -int(Verdict::kAccept);
@@ -618,6 +629,9 @@ std::vector<std::string> Conntrack::List(double now) const {
         "{:<8} {} {} ", ProtoName(o.proto), o.proto,
         int64_t(std::floor(c->expires - now + 1e-7)));
     if (o.proto == kProtoTcp) line += std::string(TcpStateName(c->tcp().state)) + " ";
+    if (o.proto == kProtoSctp)
+      line += std::string(SctpCtStateName(
+                  SctpConnState::Unpack(c->l4state, 0).state)) + " ";
     line += FormatTuple(o);
     if (!(c->status & kIpsSeenReply)) line += "[UNREPLIED] ";
     line += FormatTuple(c->tuple[kDirReply]);

@@ -14,6 +14,7 @@
 
 #include "core/conn.h"
 #include "core/ct_hash.h"
+#include "core/ct_proto_sctp.h"
 #include "core/ct_proto_tcp.h"
 #include "core/packet.h"
 #include "core/xt.h"
@@ -23,6 +24,7 @@ namespace netfence::core {
 // CtConfig holds the nf_conntrack sysctls (kernel defaults).
 struct CtConfig {
   TcpCtConfig tcp;
+  SctpCtConfig sctp;  // nf_conntrack_sctp_timeout_*
   double udp_unreplied = 30;  // nf_conntrack_udp_timeout
   double udp_replied = 120;   // nf_conntrack_udp_timeout_stream
   double icmp = 30;           // nf_conntrack_icmp_timeout

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "core/conntrack.h"
+
 namespace netfence::core {
 namespace {
 
@@ -379,6 +381,52 @@ TEST(SctpConnState, PacksIntoNineBytes) {
   s.state = kSctpHeartbeatSent;
   s.flags = kSctpFlagInitReply | kSctpFlagHeartbeatVtagFailed;
   EXPECT_EQ(SctpConnState::Unpack(s.Small(), s.Tags()), s);
+}
+
+// ------------------------------------------------- in the connection table
+
+// Track runs a packet through conntrack as an arriving, locally delivered
+// one (PREROUTING, then confirmed at INPUT) and returns its ct state.
+std::string Track(Conntrack& ct, Packet p, double now) {
+  ct.In(p, Hook::kPrerouting, now);
+  ct.Confirm(p, now);
+  return CtStateName(p);
+}
+
+TEST(SctpConntrack, AssociationThroughTheTable) {
+  Conntrack ct;
+  EXPECT_EQ(Track(ct, Build(true, 9, Data()), 0), "invalid");
+  EXPECT_EQ(ct.size(), 0u);
+  EXPECT_EQ(Track(ct, Build(true, 0, Init()), 0), "new");
+  ASSERT_EQ(ct.List(0).size(), 1u);
+  EXPECT_EQ(ct.List(0)[0].substr(0, 24), "sctp     132 10 CLOSED s");
+  EXPECT_EQ(Track(ct, Build(false, kTagC, InitAck()), 1), "established");
+  EXPECT_EQ(Track(ct, Build(true, kTagS, Chunk(kCookieEcho)), 1),
+            "established");
+  EXPECT_EQ(Track(ct, Build(false, kTagC, Chunk(kCookieAck)), 1),
+            "established");
+  EXPECT_EQ(ct.List(1)[0],
+            "sctp     132 210 ESTABLISHED src=10.0.0.1 dst=10.0.0.2 "
+            "sport=5000 dport=3868 src=10.0.0.2 dst=10.0.0.1 sport=3868 "
+            "dport=5000 [ASSURED] mark=0 use=1");
+  // A wrong tag is invalid and leaves the entry as it was.
+  EXPECT_EQ(Track(ct, Build(true, kTagC, Data()), 2), "invalid");
+  EXPECT_EQ(Track(ct, Build(true, kTagS, Data(), true), 2), "invalid");
+  EXPECT_EQ(Track(ct, Build(true, kTagS, Data()), 2), "established");
+  EXPECT_EQ(Track(ct, Build(true, kTagS, Chunk(kAbort)), 3), "established");
+  EXPECT_EQ(ct.List(3)[0].substr(0, 24), "sctp     132 10 CLOSED s");
+  EXPECT_EQ(ct.List(13.5).size(), 0u);
+}
+
+// SCTP's tags share storage with the other protocols' state.
+TEST(SctpConntrack, StateFitsTheEntry) {
+  Conn c;
+  c.set_sctp_tags(0x0102030405060708ull);
+  EXPECT_EQ(c.sctp_tags(), 0x0102030405060708ull);
+  c.tcp().state = 3;
+  EXPECT_EQ(c.sctp_tags(), 0u);
+  c.set_sctp_tags(5);
+  EXPECT_EQ(static_cast<const Conn&>(c).tcp().state, 0);
 }
 
 // ---------------------------------------------------------- kernel replay
