@@ -74,7 +74,8 @@ INT_MAX = 2147483647
 
 # Tables by hook, in priority order (raw -300, mangle -150, nat -100 / 100,
 # filter 0, security 50).  Used to describe paths only.
-DROP_TARGETS = {'DROP', 'REJECT'}
+# (TPROXY drops what it cannot hand to a socket, and the namespace runs none)
+DROP_TARGETS = {'DROP', 'REJECT', 'TPROXY'}
 # targets after which a table is done with the packet (it may still drop it)
 TERMINAL = {'ACCEPT', 'DROP', 'REJECT', 'QUEUE', 'NFQUEUE', 'DNAT', 'SNAT', 'MASQUERADE',
             'REDIRECT', 'NETMAP', 'SYNPROXY', 'TPROXY', 'CLUSTERIP'}
@@ -201,8 +202,14 @@ def nft(ns, text):
             _NFT.nft_ctx_free(ctx)
 
 
+def sysctl_key(name):
+    """An interface name as one component of a sysctl key (a VLAN's eth0.100 is eth0/100,
+    as sysctl(8) writes it)."""
+    return name.replace('.', '/')
+
+
 def sysctl_set(key, value, must=True):
-    path = '/proc/sys/' + key.replace('.', '/')
+    path = '/proc/sys/' + key.translate(str.maketrans({'.': '/', '/': '.'}))
     try:
         with open(path, 'w') as f:
             f.write(str(value))
@@ -375,11 +382,11 @@ CT_TARGETS = {'CT', 'NOTRACK', 'CONNMARK', 'CONNSECMARK', 'SNAT', 'DNAT', 'MASQU
 
 
 def needs_conntrack(text):
-    """Whether loading this ruleset turns conntrack on for its family."""
+    """Whether loading this ruleset turns conntrack on for its family.  The nat table
+    itself does not (iptable_nat only registers hooks; its chains see nothing without
+    conntrack): its NAT targets do, as every other ct-dependent extension."""
     for raw in text.splitlines():
         line = raw.strip()
-        if re.match(r'^\*\s*nat\s*$', line):
-            return True
         if not line.startswith('-A') and not line.startswith('['):
             continue
         toks = line.split()
@@ -581,7 +588,7 @@ class Host:
                 name = l['ifname']
                 has6 = any(a.get('family') == 'inet6' for a in l.get('addr_info', []))
                 self.v6_on[name] = has6
-                sysctl_set('net.ipv6.conf.%s.disable_ipv6' % name, 0 if has6 else 1)
+                sysctl_set('net.ipv6.conf.%s.disable_ipv6' % sysctl_key(name), 0 if has6 else 1)
             if lo is None:
                 sysctl_set('net.ipv6.conf.lo.disable_ipv6', 1)
                 self.v6_on['lo'] = False
@@ -634,7 +641,7 @@ class Host:
             sysctl_set('net.ipv4.conf.all.forwarding', 1 if fwd4 else 0)
             if sysctl_set('net.ipv6.conf.all.forwarding', 1 if fwd6 else 0, must=False) is False:
                 self.warnings.append('cannot set net.ipv6.conf.all.forwarding')
-            for k in ('all', 'default') + tuple(l['ifname'] for l in self.ifaces):
+            for k in ('all', 'default') + tuple(sysctl_key(l['ifname']) for l in self.ifaces):
                 sysctl_set('net.ipv4.conf.%s.send_redirects' % k, 0, must=False)
         self._routes((host.get('routes') or []) + (host.get('routes6') or []))
         for fam, key in ((4, 'rules'), (6, 'rules6')):
