@@ -24,6 +24,9 @@ with every --reject-with.
 --stateful (work in progress) adds conntrack: state/conntrack matches,
 CONNMARK, NOTRACK, and nat (SNAT/DNAT/MASQUERADE/REDIRECT) with flows whose
 replies are made from the packets as the generator expects them to leave.
+--sctp (with --stateful) adds SCTP associations to the flows (INIT, INIT ACK,
+COOKIE ECHO / ACK, DATA, SACK, SHUTDOWN..., ABORT, ICMP errors about them);
+without it a seed gives the same scenario as before the option existed.
 """
 
 import argparse
@@ -340,8 +343,9 @@ class Spec(dict):
 
 
 class Gen:
-    def __init__(self, seed, v6=None, stateful=False, npackets=None, exclude=()):
+    def __init__(self, seed, v6=None, stateful=False, npackets=None, exclude=(), sctp=False):
         self.seed = seed
+        self.sctp = sctp
         self.exclude = set(exclude or ())
         self.r = r = random.Random(seed)
         self.v6 = (r.random() < 0.35) if v6 is None else v6
@@ -1311,8 +1315,25 @@ class RuleGen:
 # kernel actually sent (a kernel_sim.Session answers each packet before the next)
 
 
+def sctp_bytes(sport, dport, vtag, chunks):
+    """An SCTP packet (common header with a correct CRC32c, then chunks given as
+    (type, flags, value) and padded to 4 bytes)."""
+    import struct
+    body = b''
+    for ctype, cflags, value in chunks:
+        c = struct.pack('>BBH', ctype, cflags, 4 + len(value)) + value
+        body += c + b'\0' * (-len(c) % 4)
+    hdr = struct.pack('>HHI', sport, dport, vtag)
+    crc = 0xFFFFFFFF
+    for x in hdr + b'\0\0\0\0' + body:
+        crc ^= x
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return hdr + struct.pack('<I', crc ^ 0xFFFFFFFF) + body
+
+
 def pkt_bytes(fam, src, dst, proto, sport=0, dport=0, flags='', seq=0, ack=0, payload=b'',
-              icmp=None, ttl=64, ipid=1, quote=b'', tos=0):
+              icmp=None, ttl=64, ipid=1, quote=b'', tos=0, sctp=None):
     if fam == 4:
         ip = IP(src=str(src), dst=str(dst), ttl=ttl, id=ipid, tos=tos)
     else:
@@ -1322,6 +1343,10 @@ def pkt_bytes(fam, src, dst, proto, sport=0, dport=0, flags='', seq=0, ack=0, pa
                  window=64240)
     elif proto == 'udp':
         l4 = UDP(sport=sport, dport=dport)
+    elif proto == 'sctp':
+        vtag, chunks = sctp
+        l4 = Raw(sctp_bytes(sport, dport, vtag, chunks))
+        _set_proto(ip, 132)
     elif proto == 'echo':
         t, ident, sq = icmp
         if fam == 4:
@@ -1357,7 +1382,7 @@ def parse_pkt(hexstr):
         o['dst'] = ipaddress.ip_address(b[24:40])
         l4 = b[40:]
         o['quote'] = b[:1232 - 48]
-    if o['proto'] in (6, 17) and len(l4) >= 4:
+    if o['proto'] in (6, 17, 132) and len(l4) >= 4:
         o['sport'], o['dport'] = struct.unpack('>HH', l4[:4])
     if o['proto'] in (1, 58) and len(l4) >= 8:
         o['icmp_type'] = l4[0]
@@ -1402,6 +1427,8 @@ class Flow:
                 elif end < 0.7:
                     moves += [(r.choice('CS'), 'R', 0)]
                 moves = moves[:r.randint(3, len(moves))] if r.random() < 0.3 else moves
+        elif proto == 'sctp':
+            moves = self._sctp_moves(r)
         elif proto == 'udp':
             moves = [('C', 'U', r.randint(1, 40)), ('S', 'U', r.randint(1, 60))]
             if r.random() < 0.2:
@@ -1414,6 +1441,50 @@ class Flow:
                 moves += [('C', 'E', 0), ('S', 'E', 0)]
         self.moves = moves
         self.payload = r.choice(WORDS)
+
+    def _sctp_moves(self, r):
+        """An association's chunks; the tags each side chose (its initiate tag)."""
+        self.tag = {'C': r.randrange(1, 1 << 32), 'S': r.randrange(1, 1 << 32)}
+        moves = [('C', 'INIT', 0), ('S', 'INIT_ACK', 0), ('C', 'COOKIE_ECHO', 0), ('S', 'COOKIE_ACK', 0),
+                 ('C', 'DATA', r.randint(1, 40)), ('S', 'SACK_DATA', r.randint(1, 60)), ('C', 'SACK', 0)]
+        if r.random() < 0.15:
+            moves[1] = ('S', 'ERR', 0)
+        end = r.random()
+        if end < 0.5:
+            side = r.choice('CS')
+            other = 'S' if side == 'C' else 'C'
+            moves += [(side, 'SHUTDOWN', 0), (other, 'SHUTDOWN_ACK', 0), (side, 'SHUTDOWN_COMPLETE', 0)]
+        elif end < 0.7:
+            moves += [(r.choice('CS'), 'ABORT', 0)]
+        if r.random() < 0.15:
+            moves.insert(r.randint(4, len(moves)), (r.choice('CS'), 'HEARTBEAT', 0))
+        return moves[:r.randint(2, len(moves))] if r.random() < 0.3 else moves
+
+    def _sctp_packet(self, side, what, data):
+        """The chunks of one SCTP move and the tag its receiver expects."""
+        import struct
+        other = 'S' if side == 'C' else 'C'
+        tsn = {'C': 1000, 'S': 5000}
+
+        def init_value():
+            return struct.pack('>IIHHI', self.tag[side], 106496, 10, 10, tsn[side])
+        data_chunk = (0, 3, struct.pack('>IHHI', tsn[side], 0, 0, 0) + data)
+        sack = (3, 0, struct.pack('>IIHH', tsn[other], 106496, 0, 0))
+        chunks = {
+            'INIT': [(1, 0, init_value())],
+            'INIT_ACK': [(2, 0, init_value() + struct.pack('>HH', 7, 20) + b'cookie' * 2 + b'\0' * 4)],
+            'COOKIE_ECHO': [(10, 0, b'cookie' * 2 + b'\0' * 4)],
+            'COOKIE_ACK': [(11, 0, b'')],
+            'DATA': [data_chunk],
+            'SACK_DATA': [sack, data_chunk],
+            'SACK': [sack],
+            'SHUTDOWN': [(7, 0, struct.pack('>I', tsn[other]))],
+            'SHUTDOWN_ACK': [(8, 0, b'')],
+            'SHUTDOWN_COMPLETE': [(14, 0, b'')],
+            'ABORT': [(6, 0, b'')],
+            'HEARTBEAT': [(4, 0, struct.pack('>HH', 1, 12) + b'hbinfo\0\0')],
+        }[what]
+        return (0 if what == 'INIT' else self.tag[other]), chunks
 
     def first_spec(self):
         """What RuleGen needs to aim rules at this flow's first packet."""
@@ -1429,7 +1500,7 @@ class Flow:
             s['iface'] = self.client['iface']
         kd, g = self.sg.h.route(self.saddr)
         s['oif'] = g.name if (kd == 'out' and g) else ('lo' if kd == 'local' else None)
-        if self.proto in ('tcp', 'udp'):
+        if self.proto in ('tcp', 'udp', 'sctp'):
             s['sport'], s['dport'] = self.cport, self.sport
             if self.proto == 'tcp':
                 s['flags'] = 'S'
@@ -1473,6 +1544,9 @@ class Flow:
             b = pkt_bytes(fam, src, dst, 'icmperr', icmp=icmp, quote=quote, ipid=self.ipid[side])
         elif self.proto == 'udp':
             b = pkt_bytes(fam, src, dst, 'udp', sp, dp, payload=data, ipid=self.ipid[side])
+        elif self.proto == 'sctp':
+            b = pkt_bytes(fam, src, dst, 'sctp', sp, dp, ipid=self.ipid[side],
+                          sctp=self._sctp_packet(side, what, data))
         else:
             if side == 'C':
                 self.seq += 1
@@ -1688,6 +1762,8 @@ class StatefulGen:
             kind = _weighted(r, kinds)
             proto = r.choice(['tcp', 'tcp', 'tcp', 'udp', 'udp', 'echo'])
             sport = r.choice([22, 80, 443, 53, 8080, 25, 3306, r.randrange(1, 65536)])
+            if self.g.sctp and r.random() < 0.35:
+                proto, sport = 'sctp', r.choice([3868, 2905, 36412, 9899, sport])
             if proto == 'udp':
                 sport = r.choice([53, 123, 5353, 1194, 161, sport])
             if kind == 'fwd-out':
@@ -1824,8 +1900,8 @@ def generate_stateful(g, out):
     return hostj, rules, lines
 
 
-def generate(seed, out, v6=None, stateful=False, npackets=None, exclude=()):
-    g = Gen(seed, v6, stateful, npackets, exclude)
+def generate(seed, out, v6=None, stateful=False, npackets=None, exclude=(), sctp=False):
+    g = Gen(seed, v6, stateful, npackets, exclude, sctp=sctp and stateful)
     r = g.r
     os.makedirs(out, exist_ok=True)
     if stateful:
@@ -1881,8 +1957,9 @@ def _write(g, out, hostj, rules, lines, seed, v6, stateful, npackets):
         for p in lines:
             f.write(json.dumps(p) + '\n')
     with open(os.path.join(out, 'GEN'), 'w') as f:
-        f.write('tests/kernel/gen_scenario.py --seed %d%s%s%s%s --out %s\n' % (
+        f.write('tests/kernel/gen_scenario.py --seed %d%s%s%s%s%s --out %s\n' % (
             seed, ' --v6' if v6 else (' --no-v6' if v6 is False else ''), ' --stateful' if stateful else '',
+            ' --sctp' if g.sctp else '',
             ' --packets %d' % npackets if npackets else '',
             ' --exclude ' + ','.join(sorted(g.exclude)) if g.exclude else '', out))
     return g
@@ -1895,11 +1972,12 @@ def main(argv=None):
     ap.add_argument('--v6', dest='v6', action='store_true', default=None, help='always give the host IPv6')
     ap.add_argument('--no-v6', dest='v6', action='store_false', help='IPv4 only')
     ap.add_argument('--stateful', action='store_true')
+    ap.add_argument('--sctp', action='store_true', help='with --stateful: SCTP associations among the flows')
     ap.add_argument('--packets', type=int)
     ap.add_argument('--exclude', default='', help='extensions (matches, targets, protocols) not to use, '
                     'comma-separated, e.g. u32,string,LOG')
     a = ap.parse_args(argv)
-    generate(a.seed, a.out, a.v6, a.stateful, a.packets, [x for x in a.exclude.split(',') if x])
+    generate(a.seed, a.out, a.v6, a.stateful, a.packets, [x for x in a.exclude.split(',') if x], a.sctp)
     return 0
 
 

@@ -5,7 +5,7 @@
         the ten kernel-truth scenarios of shared/scenarios/realistic, compared
         with their stored expected files (no kernel needed)
 
-    run_diff.py --random N [--start S] [--jobs J] [--stateful|--mixed] [--keep DIR]
+    run_diff.py --random N [--start S] [--jobs J] [--stateful|--mixed [--sctp]] [--keep DIR]
     run_diff.py --seed-list 17,42 [...]
         N random scenarios: gen_scenario.py -> kernel_sim.py (namespaces, root)
         -> netfence simulate -> compare.py
@@ -165,7 +165,7 @@ def one_seed(job):
 
 
 def _one_seed(job):
-    seed, mode, netfence, keep, base, exclude = job
+    seed, mode, netfence, keep, base, exclude, sctp = job
     import gen_scenario
     import kernel_sim
     t0 = time.time()
@@ -173,12 +173,14 @@ def _one_seed(job):
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     stateful = mode == 'stateful' or (mode == 'mixed' and seed % 3 == 0)
-    replay = '%s %s --seed-list %d%s%s --keep /tmp/nfdiff --netfence %s' % (
+    sctp = sctp and stateful
+    replay = '%s %s --seed-list %d%s%s%s --keep /tmp/nfdiff --netfence %s' % (
         sys.executable if sys.executable else 'python3', os.path.abspath(__file__),
-        seed, ' --stateful' if stateful else '', ' --exclude ' + ','.join(exclude) if exclude else '',
+        seed, ' --stateful' if stateful else '', ' --sctp' if sctp else '',
+        ' --exclude ' + ','.join(exclude) if exclude else '',
         netfence)
     try:
-        gen_scenario.generate(seed, d, stateful=stateful, exclude=exclude)
+        gen_scenario.generate(seed, d, stateful=stateful, exclude=exclude, sctp=sctp)
     except Exception as e:  # a generator bug must not stop the suite
         return seed, False, 'FAIL seed %d: gen_scenario failed: %r\n  replay: %s' % (seed, e, replay), \
             time.time() - t0, None
@@ -231,7 +233,7 @@ def random_suite(a):
     kw = 0
     counter = multiprocessing.Value('i', 0)
     exclude = [x for x in (a.exclude or os.environ.get('NETFENCE_DIFF_EXCLUDE', '')).split(',') if x]
-    work = [(s, mode, a.netfence, bool(a.keep), base, exclude) for s in seeds]
+    work = [(s, mode, a.netfence, bool(a.keep), base, exclude, a.sctp) for s in seeds]
     with multiprocessing.Pool(jobs, initializer=_init_worker, initargs=(cpus, counter)) as pool:
         for seed, ok, text, dt, rep in pool.imap_unordered(one_seed, work):
             if rep and rep.get('warnings'):
@@ -250,14 +252,15 @@ def random_suite(a):
             elif a.verbose:
                 print(text, flush=True)
     dt = time.time() - t0
-    print('random: %d of %d scenarios match the kernel (%s; %.1fs, %.0f scenarios/min, %d jobs)%s%s' % (
-        len(seeds) - len(bad) - len(inconclusive), len(seeds), mode, dt, 60 * len(seeds) / max(dt, 1e-9),
+    print('random: %d of %d scenarios match the kernel (%s%s; %.1fs, %.0f scenarios/min, %d jobs)%s%s' % (
+        len(seeds) - len(bad) - len(inconclusive), len(seeds), mode, ' with SCTP' if a.sctp else '', dt, 60 * len(seeds) / max(dt, 1e-9),
         jobs, '; %d with kernel_sim warnings' % kw if kw else '',
         '; %d inconclusive (timing)' % len(inconclusive) if inconclusive else ''))
     # Known differences (tests/kernel/known_diffs.txt: "SEED reason"): a
     # listed seed that still differs is an expected failure, reported as
     # such; one that now matches must be taken off the list.
-    known = load_known(a.known)
+    # They are keyed by seed without --sctp (which makes other scenarios).
+    known = load_known(a.known) if (a.known and not a.sctp) or a.known_given else {}
     xfail = sorted(s for s in bad if s in known)
     fixed = sorted(s for s in seeds if s in known and s not in bad and s not in inconclusive)
     bad = [s for s in bad if s not in known]
@@ -302,11 +305,16 @@ def main(argv=None):
                     'e.g. u32,string,LOG; default $NETFENCE_DIFF_EXCLUDE)')
     ap.add_argument('--max-report', type=int, default=20,
                     help='failing seeds shown in full (the others get one line)')
-    ap.add_argument('--known', default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                    'known_diffs.txt'),
-                    help='seeds with a known, documented difference (expected failures)')
+    ap.add_argument('--known', default=None,
+                    help='seeds with a known, documented difference (expected failures; default '
+                    'known_diffs.txt, none with --sctp)')
+    ap.add_argument('--sctp', action='store_true',
+                    help='stateful scenarios get SCTP associations among their flows (gen_scenario --sctp)')
     ap.add_argument('-v', '--verbose', action='store_true')
     a = ap.parse_args(argv)
+    a.known_given = a.known is not None
+    if a.known is None:
+        a.known = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'known_diffs.txt')
     if a.random is not None and os.environ.get('NETFENCE_DIFF_SEEDS'):
         a.random = int(os.environ['NETFENCE_DIFF_SEEDS'])
     if os.environ.get('NETFENCE_DIFF_START'):
