@@ -18,6 +18,7 @@ namespace {
 
 struct SimulateArgs {
   std::string host, rules, rules6, packets, counters, counters6, conntrack;
+  std::string expect;
   uint64_t seed = 1;
 };
 
@@ -76,6 +77,11 @@ int Run(const SimulateArgs& a) {
     for (const std::string& l : stack.ListConntrack()) text += l + "\n";
     WriteFile(a.conntrack, text);
   }
+  if (!a.expect.empty()) {
+    std::string text;
+    for (const std::string& l : stack.ListExpect()) text += l + "\n";
+    WriteFile(a.expect, text);
+  }
   return 0;
 }
 
@@ -98,6 +104,9 @@ void AddSimulateCommand(CLI::App& app, Action& action) {
                   "Write ip6tables-save -c output here after the last packet");
   sim->add_option("--conntrack", args->conntrack,
                   "Write the connection table as conntrack -L prints it");
+  sim->add_option("--expect", args->expect,
+                  "Write the expectation table as "
+                  "/proc/net/nf_conntrack_expect prints it");
   sim->add_option("--seed", args->seed,
                   "Seed for random choices (statistic, NAT port picks)");
   sim->callback([args, &action] { action = [args] { return Run(*args); }; });

@@ -97,6 +97,11 @@ class CtHelperName {
   uint16_t id_ = 0;
 };
 
+struct Conn;
+// ReleaseMaster drops an expected connection's reference on its master
+// (core/ct_expect.cc).
+void ReleaseMaster(const Conn* master);
+
 // Conn is one tracked connection. Its layout is kept small (136 bytes):
 // a million entries are a normal table. State only some protocols need
 // lives out of line (TCP's window tracking) or shares storage (UDP's stream
@@ -106,7 +111,10 @@ struct Conn {
   Conn() = default;
   Conn(const Conn&) = delete;
   Conn& operator=(const Conn&) = delete;
-  ~Conn() { DropTcp(); }
+  ~Conn() {
+    DropTcp();
+    if (master != nullptr) ReleaseMaster(master);
+  }
 
   Tuple tuple[2];
   std::atomic<uint32_t> status{0};
@@ -119,7 +127,9 @@ struct Conn {
   uint8_t zone_dir = 3;
   bool zone_from_mark = false;
   double expires = 0;            // absolute time (seconds) the entry times out
-  const Conn* master = nullptr;  // the connection this one was expected by
+  // The connection this one was expected by (core/ct_helper), held by a
+  // reference that the destructor drops.
+  const Conn* master = nullptr;
   uint32_t table_slot = 0;  // position in the confirmed table (O(1) removal)
   // Conntrack's bookkeeping: the entry's index in the connection slab
   // (core/ct_hash.h; kNoSlab for an entry made elsewhere, e.g. a template)

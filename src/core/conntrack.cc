@@ -366,6 +366,7 @@ void Conntrack::Insert(Conn* ct) {
 }
 
 void Conntrack::Remove(Conn* ct) {
+  helpers_.Forget(ct);  // its expectations die with it
   for (int d = 0; d < 2; ++d) hash_.EraseIf(ct, CtDir(d));
   const uint32_t slot = ct->table_slot;
   if (slot < conns_.size() && conns_[slot] == ct->slab_id) {
@@ -562,8 +563,12 @@ Verdict Conntrack::In(Packet& skb, Hook hook, double now) {
       if (!InvertTuple(t, reply)) return Verdict::kAccept;
       if (conns_.size() >= cfg_.max && !EarlyDrop(now)) return Verdict::kDrop;
       ct = NewConn(t, reply, zone, skb);
-      ct->helper = helper;
-      info = CtInfo::kNew;
+      if (helpers_.Adopt(*ct, now)) {
+        info = CtInfo::kRelated;  // expected by a helper: no helper of its own
+      } else {
+        ct->helper = helper;
+        info = CtInfo::kNew;
+      }
     } else if (dir == kDirReply) {
       info = CtInfo::kEstablishedReply;
     } else if (ct->status & kIpsSeenReply) {
@@ -594,9 +599,14 @@ Verdict Conntrack::In(Packet& skb, Hook hook, double now) {
   return Verdict::kAccept;
 }
 
-Verdict Conntrack::Confirm(Packet& skb, double now) {
+Verdict Conntrack::Confirm(Packet& skb, double now, const Interface* out) {
   now = Jiffies(now);
   Conn* ct = skb.ct;
+  if (ct != nullptr && !ct->helper.empty() && !(ct->status & kIpsTemplate)) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (helpers_.Help({&skb, ct, skb.ctinfo, out, now}) != Verdict::kAccept)
+      return Verdict::kDrop;
+  }
   if (ct == nullptr || (ct->status & kIpsConfirmed) ||
       (ct->status & kIpsTemplate))
     return Verdict::kAccept;
@@ -607,14 +617,22 @@ Verdict Conntrack::Confirm(Packet& skb, double now) {
   if (skb.ct_ref.get() != ct) return Verdict::kAccept;
   // A clash with an entry confirmed meanwhile drops the packet.
   if (hash_.Find(ct->tuple[kDirOriginal], ct->zone).ct != nullptr ||
-      hash_.Find(ct->tuple[kDirReply], ct->zone).ct != nullptr)
+      hash_.Find(ct->tuple[kDirReply], ct->zone).ct != nullptr) {
+    helpers_.Forget(ct);
     return Verdict::kDrop;
+  }
   ct->status |= kIpsConfirmed;
   ct->table_slot = uint32_t(conns_.size());
   conns_.push_back(ct->slab_id);
   ConnSlab::Hold(ct);
   Insert(ct);
   return Verdict::kAccept;
+}
+
+std::vector<std::string> Conntrack::ListExpect(double now) const {
+  now = Jiffies(now);
+  std::lock_guard<std::mutex> lock(mu_);
+  return helpers_.ListExpectations(now);
 }
 
 std::vector<std::string> Conntrack::List(double now) const {

@@ -14,6 +14,7 @@
 
 #include "core/conn.h"
 #include "core/ct_hash.h"
+#include "core/ct_helper.h"
 #include "core/ct_proto_sctp.h"
 #include "core/ct_proto_tcp.h"
 #include "core/packet.h"
@@ -59,8 +60,10 @@ class Conntrack {
   // In is nf_conntrack_in at PREROUTING or OUTPUT: it attaches the packet's
   // connection (skb->ct, skb->ctinfo) and returns the verdict.
   Verdict In(Packet& skb, Hook hook, double now);
-  // Confirm is nf_conntrack_confirm at the end of INPUT and POSTROUTING.
-  Verdict Confirm(Packet& skb, double now);
+  // Confirm is nf_confirm at the end of INPUT and POSTROUTING: the
+  // connection's helper (core/ct_helper; out is the output device at
+  // POSTROUTING), then nf_conntrack_confirm.
+  Verdict Confirm(Packet& skb, double now, const Interface* out = nullptr);
 
   // TupleTaken reports whether a tuple is in use by a confirmed connection
   // other than ignored (nf_conntrack_tuple_taken).
@@ -80,6 +83,8 @@ class Conntrack {
                  CtDir* dirs, double now);
   // List prints the table the way `conntrack -L` does, at time now.
   std::vector<std::string> List(double now) const;
+  // ListExpect prints the expectations as /proc/net/nf_conntrack_expect.
+  std::vector<std::string> ListExpect(double now) const;
   size_t size() const { return conns_.size(); }
   // mutex guards the table; NAT setup (which consults it) holds it.
   std::mutex& mutex() const { return mu_; }
@@ -108,6 +113,8 @@ class Conntrack {
   // table; unconfirmed ones are held by their packet alone.
   std::vector<uint32_t> conns_;
   size_t gc_cursor_ = 0;
+  // Helpers and their expectations (guarded by mu_).
+  mutable CtHelpers helpers_;
 };
 
 // CtStateName names the state a packet is in for the contract's "ct" key:

@@ -344,7 +344,7 @@ HookResult HookEngine::Run(Hook hook, Packet& pkt, const Interface* in,
         ok = !ct_on || NatHook(h, *ft);
         break;
       case StepKind::kConfirm:
-        if (ct_on && ct_.Confirm(pkt, now) != Verdict::kAccept) {
+        if (ct_on && ct_.Confirm(pkt, now, h.st.out) != Verdict::kAccept) {
           res.where = "conntrack";
           ok = false;
         }

@@ -63,6 +63,11 @@ class NetStack {
   std::vector<std::string> ListConntrack() const {
     return engine_.conntrack().List(now_);
   }
+  // ListExpect is the expectation table as /proc/net/nf_conntrack_expect
+  // prints it, at the last packet's time.
+  std::vector<std::string> ListExpect() const {
+    return engine_.conntrack().ListExpect(now_);
+  }
   const Host& host() const { return host_; }
 
  private:
