@@ -334,5 +334,73 @@ TEST(Stack, Reject6ForwardedErrorUsesTheRoutesOwnPrefsrc) {
   EXPECT_EQ(FormatAddr(Family::kIPv6, src), "2001:db8:a::1");
 }
 
+// ---- ip6_forward's source check -------------------------------------------
+
+const char kAcceptForward6[] =
+    "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+    "-A FORWARD -j ACCEPT\nCOMMIT\n";
+
+std::vector<uint8_t> Udp6From(const std::string& src) {
+  std::vector<uint8_t> udp(8, 0);
+  udp[1] = 68, udp[3] = 67, udp[5] = 8;
+  std::vector<uint8_t> p = V6(src, "2001:db8:beef::7", 17, udp);
+  Store16(p.data() + 46,
+          CsumFold(CsumPartial(p.data() + 40, 8,
+                               PseudoHeaderV6(p.data() + 8, p.data() + 24, 17,
+                                              8))));
+  return p;
+}
+
+// A source of :: (or link-local) forwarded to another device: dropped by
+// ip6_forward before FORWARD (the kernel's answer in the corpus suite).
+TEST(Stack, Forward6DropsUnspecifiedAndLinkLocalSourcesBeforeForward) {
+  for (const char* src : {"::", "fe80::99"}) {
+    Stack s(Router6(""), "", kAcceptForward6);
+    Outcome o = s.Arrive("eth3", Udp6From(src));
+    EXPECT_EQ(o.where, "route") << src;
+    EXPECT_TRUE(o.emitted.empty()) << src;
+  }
+}
+
+// Out by the device it came in on: the redirect branch, no source check.
+TEST(Stack, Forward6SameDeviceDoesNotCheckTheSource) {
+  Stack s(Router6(""), "", kAcceptForward6);
+  Outcome o = s.Arrive("eth0", Udp6From("::"));
+  EXPECT_EQ(o.where, "");
+  EXPECT_TRUE(o.accepted);
+  EXPECT_EQ(o.oif, "eth0");
+}
+
+// A local IPv6 send to :: is routed as one to ::1 (rawv6_sendmsg) and comes
+// back to the host with its header unchanged.
+TEST(Stack, Local6SendToUnspecifiedIsDeliveredLocally) {
+  Stack s(Router6(""), "", kAcceptForward6);
+  std::vector<uint8_t> p = Udp6From("::1");
+  std::fill(p.begin() + 24, p.begin() + 40, 0);
+  Outcome o = s.Local(p);
+  EXPECT_EQ(o.where, "");
+  EXPECT_TRUE(o.accepted);
+  EXPECT_TRUE(o.to_local);
+}
+
+// REJECT's icmp_send is silent for a packet whose input route is a
+// broadcast one, also when the broadcast address is another device's.
+TEST(Stack, RejectIsSilentForAnotherDevicesBroadcastAddress) {
+  const std::string host = HostJson(
+      {{"eth0", 1500, {{"10.0.0.1", 24}}}, {"eth1", 1500, {{"10.1.0.1", 24}}}},
+      {R"({"type":"broadcast","dst":"10.1.0.255","dev":"eth1",)"
+       R"("table":"local","protocol":"kernel","scope":"link",)"
+       R"("prefsrc":"10.1.0.1"})"},
+      {});
+  Stack s(host,
+          "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+          ":OUTPUT ACCEPT [0:0]\n-A INPUT -j REJECT\nCOMMIT\n");
+  std::vector<uint8_t> udp(8, 0);
+  udp[1] = 53, udp[3] = 53, udp[5] = 8;
+  Outcome o = s.Arrive("eth0", V4("10.0.0.9", "10.1.0.255", 17, udp));
+  EXPECT_EQ(o.where, "filter/INPUT/1");
+  EXPECT_TRUE(o.emitted.empty());
+}
+
 }  // namespace
 }  // namespace netfence::core

@@ -188,6 +188,22 @@ void NetStack::Input(Run& run, Packet pkt, const Interface* in,
   if (!emitted) Deliver(run, pkt, nullptr);
 }
 
+// ip6_forward's source check for a packet that leaves by another device
+// than the one it came in on (the same device takes the redirect branch,
+// which checks nothing): the unspecified address, a multicast or loopback
+// one is dropped silently, a link-local one too (the kernel also sends an
+// ICMPv6 "beyond scope of source address" error, not modelled).
+static bool ForwardableSource6(const Packet& pkt, const Interface* in,
+                               const Route& rt) {
+  if (in == nullptr || rt.dev == nullptr || in->ifindex == rt.dev->ifindex)
+    return true;
+  const Addr s = SrcAddr(pkt);
+  Addr loopback;
+  loopback.b[15] = 1;
+  const bool link_local = s.b[0] == 0xfe && (s.b[1] & 0xc0) == 0x80;
+  return !(s == Addr{} || s == loopback || s.b[0] == 0xff || link_local);
+}
+
 void NetStack::Forward(Run& run, Packet pkt, const Interface* in,
                        const Route& rt) {
   if (!host_.Forwarding(pkt.family) || pkt.pkt_type != PktType::kHost) {
@@ -209,6 +225,10 @@ void NetStack::Forward(Run& run, Packet pkt, const Interface* in,
   } else {
     if (d[7] <= 1) {
       run.out->where = "ttl";
+      return;
+    }
+    if (!ForwardableSource6(pkt, in, rt)) {
+      run.out->where = "route";
       return;
     }
     const unsigned mtu = rt.mtu ? rt.mtu : (rt.dev ? rt.dev->mtu : 1500);
@@ -270,7 +290,12 @@ void NetStack::LocalOut(Run& run, Packet pkt, bool emitted) {
   } else if (d.size() < 40) {
     return fail("invalid");
   }
-  Route rt = host_.RouteOutput(pkt.family, DstAddr(pkt), Addr{}, Tos(pkt),
+  // rawv6_sendmsg routes a send to :: as one to ::1 (the BSD habit); the
+  // header keeps ::.
+  Addr route_dst = DstAddr(pkt);
+  if (pkt.family == Family::kIPv6 && !emitted && route_dst == Addr{})
+    route_dst.b[15] = 1;
+  Route rt = host_.RouteOutput(pkt.family, route_dst, Addr{}, Tos(pkt),
                                nullptr, pkt.mark);
   if (rt.err != 0) return fail("route");
   if (pkt.family == Family::kIPv4 && !emitted) {

@@ -497,8 +497,9 @@ class RejectTarget : public Target {
     const Host* host = st ? st->host : nullptr;
     const Addr saddr = AddrAt(skb.data, 12, 4), daddr = AddrAt(skb.data, 16, 4);
     // Both nf_send_reset and icmp_send stay silent when the packet's route
-    // is a broadcast or multicast one.
-    if (BroadcastOrMulticast4(host, daddr, st ? st->in : nullptr)) return;
+    // is a broadcast or multicast one: the local table's broadcast entries
+    // match whatever device the packet came in on (ip_route_input_slow).
+    if (BroadcastOrMulticast4(host, daddr, nullptr)) return;
     if (IsReset()) {
       std::vector<uint8_t> rst = TcpResetV4(skb.data);
       if (rst.empty()) return;
