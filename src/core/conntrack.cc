@@ -98,12 +98,16 @@ int L4Offset(const Packet& skb, size_t base, uint8_t& proto) {
     int off = L4Offset(inner, 0, proto);
     return off < 0 ? -1 : off + int(base);
   }
-  unsigned off = 0;
-  int frag = 0;
-  int nh = Ipv6FindHdr(skb, off, -1, &frag, nullptr);
-  if (nh < 0 || frag != 0) return -1;
-  proto = uint8_t(nh);
-  return int(off);
+  // ipv6_get_l4proto: ipv6_skip_exthdr, so a chain that ends in "no next
+  // header" (59) has no transport header and the packet is not tracked.
+  const uint8_t* ip6 = skb.HeaderPointer(0, 40);
+  if (ip6 == nullptr) return -1;
+  uint8_t nh = ip6[6];
+  uint16_t frag_off = 0;
+  const int off = Ipv6SkipExthdr(skb, 40, nh, frag_off);
+  if (off < 0 || (frag_off & ~0x7) != 0) return -1;
+  proto = nh;
+  return off;
 }
 
 bool L4ChecksumOk(const Packet& skb, unsigned dataoff, uint8_t proto) {

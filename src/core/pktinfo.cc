@@ -90,4 +90,29 @@ PktInfo ComputePktInfo(const Packet& skb) {
   return pi;
 }
 
+int Ipv6SkipExthdr(const Packet& skb, unsigned start, uint8_t& nexthdr,
+                   uint16_t& frag_off) {
+  frag_off = 0;
+  while (IsExtHdr(nexthdr)) {
+    if (nexthdr == kNextNone) return -1;
+    const uint8_t* hp = skb.HeaderPointer(start, 2);
+    if (hp == nullptr) return -1;
+    unsigned hdrlen;
+    if (nexthdr == kNextFragment) {
+      const uint8_t* fp = skb.HeaderPointer(start + 2, 2);
+      if (fp == nullptr) return -1;
+      frag_off = uint16_t(fp[0] << 8 | fp[1]);
+      if (frag_off & ~0x7) break;  // a non-first fragment: no more headers
+      hdrlen = 8;
+    } else if (nexthdr == kNextAuth) {
+      hdrlen = (unsigned(hp[1]) + 2) << 2;
+    } else {
+      hdrlen = (unsigned(hp[1]) + 1) << 3;
+    }
+    nexthdr = hp[0];
+    start += hdrlen;
+  }
+  return int(start);
+}
+
 }  // namespace netfence::core

@@ -28,4 +28,13 @@ PktInfo ComputePktInfo(const Packet& skb);
 int Ipv6FindHdr(const Packet& skb, unsigned& offset, int target, int* fragoff,
                 bool* is_frag);
 
+// Ipv6SkipExthdr walks the IPv6 extension headers from offset start, whose
+// type is nexthdr, like the kernel's ipv6_skip_exthdr: it returns the offset
+// of the first header that is not an extension header (nexthdr updated), or
+// of a non-first fragment's data; -1 when the chain ends in "no next header"
+// (59) or is truncated. frag_off receives the last fragment header's offset
+// field (host order; 0 without one).
+int Ipv6SkipExthdr(const Packet& skb, unsigned start, uint8_t& nexthdr,
+                   uint16_t& frag_off);
+
 }  // namespace netfence::core

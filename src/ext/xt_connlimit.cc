@@ -1,10 +1,29 @@
 // connlimit match: how many tracked connections share the packet's source
-// (or destination) network (xt_connlimit, revision 1, with nf_conncount's
-// bookkeeping). Each rule keeps its own lists of connection tuples; a
-// tuple counts while the tracker still has that connection (asked through
-// PacketServices::FindConn) and, for TCP, until it reaches TIME_WAIT or
-// CLOSE. Lists are cleaned at most once per jiffy (HZ=250), as the kernel
-// does, which lets a second packet in the same jiffy add its tuple again.
+// (or destination) network (xt_connlimit, revision 1, over nf_conncount as
+// kernel 6.18.44 has it: nf_conncount_count_skb with the skb-based API).
+// Each rule keeps one list of connection tuples per key (masked address and
+// zone); a tuple counts while the tracker still has that connection (asked
+// through PacketServices::FindConn) and, for TCP, until it reaches TIME_WAIT
+// or CLOSE. A new connection's packet walks its list (at most once per
+// jiffy, HZ=250, which lets a second packet in the same jiffy add its tuple
+// again) and is added; a confirmed connection's packet is added only while
+// the connection is neither assured nor seen as ESTABLISHED (the 6.18 stable
+// fix "prevent connlimit drops for early confirmed ct", checked against the
+// kernel), else it adds nothing and only has its list cleaned.
+//
+// What the kernel leaves to chance is modelled by its likeliest outcome:
+// - Keys live in rb-trees in 256 slots chosen by a hash with a random seed;
+//   inserting a key cleans the lists of the other keys on its search path.
+//   With the few keys a rule sees, two keys rarely share a slot, so each key
+//   is taken to be alone in its tree: no other list is cleaned then, and the
+//   GC worker (scheduled only when such a cleaning emptied a node, and freeing
+//   nodes only when 8 of a tree's are empty) never runs. A key whose list
+//   emptied therefore keeps its node, and a packet that adds nothing counts
+//   0 for it, which the match turns into a hot drop.
+// - Jiffies are counted from the first packet (the kernel's phase is not
+//   known).
+// - An entry the tracker no longer has is dropped at once (the kernel keeps
+//   it for two jiffies when another CPU added it; the harness runs on one).
 #include <fmt/format.h>
 
 #include <cmath>
@@ -27,7 +46,7 @@ enum OptId : unsigned { kOUpto, kOAbove, kOMask, kOSaddr, kODaddr };
 enum : uint8_t { kFInvert = 1 << 0, kFDaddr = 1 << 1 };
 
 constexpr int64_t kHz = 250;
-constexpr unsigned kGcMaxNodes = 8;  // CONNCOUNT_GC_MAX_NODES
+constexpr unsigned kGcMaxCollect = 64;  // CONNCOUNT_GC_MAX_COLLECT
 constexpr uint8_t kTcpTimeWait = 7;  // TCP_CONNTRACK_TIME_WAIT
 constexpr uint8_t kTcpClose = 8;     // TCP_CONNTRACK_CLOSE
 
@@ -41,10 +60,26 @@ struct Counted {
   uint16_t zone = 0;
 };
 
-// CountList is one nf_conncount_list.
+// CountList is one nf_conncount_list (with its tree node: a node whose
+// list emptied stays, see the file comment).
 struct CountList {
   std::vector<Counted> conns;
-  uint32_t last_gc = 0;
+  uint32_t last_gc = 0;        // jiffy of the last walk
+  uint32_t last_gc_count = 0;  // the list's length after it
+};
+
+// Seen is what nf_conncount learns from a packet (get_ct_or_tuple_from_skb):
+// the original tuple of its connection, and how the connection's
+// confirmation decides what adding it does (__nf_conncount_add).
+struct Seen {
+  enum Mode : uint8_t {
+    kUnconfirmed,  // a new connection: walk the list unless walked this jiffy
+    kSetup,        // confirmed, not assured, not ctinfo ESTABLISHED: walk
+    kSkip,         // confirmed and assured or ESTABLISHED: add nothing
+  };
+  Tuple tuple;
+  uint16_t zone = 0;
+  Mode mode = kUnconfirmed;
 };
 
 // AlreadyClosed: TCP connections in TIME_WAIT or CLOSE no longer count.
@@ -148,14 +183,9 @@ class ConnlimitMatch : public Match {
 
   bool Matches(XtParams& p) const override {
     const Packet& skb = *p.skb;
-    const Conn* ct = skb.ctinfo == CtInfo::kUntracked ? nullptr : skb.ct;
-    Tuple tuple;
-    uint16_t zone = 0;
-    if (ct != nullptr) {
-      tuple = ct->tuple[kDirOriginal];
-      zone = ct->zone;
-    } else if (!PacketTuple(p, tuple)) {
-      p.hotdrop = true;
+    Seen seen;
+    if (!SeePacket(p, seen)) {
+      p.hotdrop = true;  // no tuple: nf_conncount counts 0
       return false;
     }
     const bool v4 = family_ == Family::kIPv4;
@@ -169,9 +199,16 @@ class ConnlimitMatch : public Match {
     const size_t alen = v4 ? 4 : 16;
     std::memcpy(addr.b.data(), h + (v4 ? (daddr ? 16 : 12) : (daddr ? 24 : 8)),
                 alen);
-    const Key key{ApplyMask(addr, mask_).b, zone};
+    // The key's zone is that of the packet's own entry (xt_connlimit reads
+    // it before nf_conncount looks anything up).
+    const Conn* own = skb.ctinfo == CtInfo::kUntracked ? nullptr : skb.ct;
+    const Key key{ApplyMask(addr, mask_).b, own ? own->zone : uint16_t(0)};
     const uint32_t now = Jiffies32(p.state ? p.state->now : skb.tstamp);
-    const unsigned connections = Count(p.svc, key, tuple, zone, now);
+    const unsigned connections = Count(p.svc, key, seen, now);
+    if (connections == 0) {
+      p.hotdrop = true;  // xt_connlimit drops what counts 0
+      return false;
+    }
     return (connections > limit_) != bool(flags_ & kFInvert);
   }
 
@@ -190,43 +227,107 @@ class ConnlimitMatch : public Match {
     return CidrToMask(family_, hlen);
   }
 
-  // Count adds the tuple to its key's list and returns the list's size
-  // (nf_conncount_count).
-  unsigned Count(PacketServices* svc, const Key& key, const Tuple& tuple,
-                 uint16_t zone, uint32_t now) const {
+  // SeePacket fills seen from the packet's entry, or from its headers and
+  // the entry the tracker has for them (get_ct_or_tuple_from_skb); false
+  // when the headers give no tuple.
+  static bool SeePacket(const XtParams& p, Seen& seen) {
+    const Packet& skb = *p.skb;
+    const Conn* ct = skb.ctinfo == CtInfo::kUntracked ? nullptr : skb.ct;
+    if (ct != nullptr && (ct->status & kIpsTemplate)) ct = nullptr;
+    if (ct != nullptr) {
+      seen.tuple = ct->tuple[kDirOriginal];
+      seen.zone = ct->zone;
+    } else {
+      if (!PacketTuple(p, seen.tuple)) return false;
+      if (p.svc != nullptr) ct = p.svc->FindConn(seen.tuple, seen.zone);
+      if (ct == nullptr) return true;
+    }
+    if (!(ct->status & kIpsConfirmed)) return true;
+    // Without an entry of its own the packet's ctinfo is 0 (ESTABLISHED),
+    // or UNTRACKED.
+    const bool established = (ct->status & kIpsAssured) ||
+                              skb.ctinfo == CtInfo::kEstablished;
+    seen.mode = established ? Seen::kSkip : Seen::kSetup;
+    return true;
+  }
+
+  // Count adds the packet's connection to its key's list and returns the
+  // list's length (nf_conncount_count_skb: count_tree, insert_tree).
+  unsigned Count(PacketServices* svc, const Key& key, const Seen& seen,
+                 uint32_t now) const {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = lists_.find(key);
-    if (it == lists_.end() || it->second.conns.empty()) {
+    if (it == lists_.end()) {
+      // A new node holds this tuple, confirmed connection or not.
       CountList& l = lists_[key];
-      l.conns.assign(1, Counted{tuple, zone});
+      l.conns.assign(1, Counted{seen.tuple, seen.zone});
       l.last_gc = now;
+      l.last_gc_count = 0;
       return 1;
     }
     CountList& l = it->second;
-    if (l.last_gc != now) {
-      unsigned collect = 0;
-      for (size_t i = 0; i < l.conns.size();) {
-        if (collect > kGcMaxNodes) break;
-        const Counted& c = l.conns[i];
-        const Conn* found = svc ? svc->FindConn(c.tuple, c.zone) : nullptr;
-        if (found == nullptr) {
-          // Gone from the tracker (one CPU: the entry is always stale).
-          l.conns.erase(l.conns.begin() + i);
-          ++collect;
-          continue;
-        }
-        if (c.tuple == tuple && found->zone == zone) return l.conns.size();
-        if (AlreadyClosed(*found)) {
-          l.conns.erase(l.conns.begin() + i);
-          ++collect;
-          continue;
-        }
-        ++i;
-      }
+    if (l.conns.empty()) {
+      // insert_tree finds the emptied node and adds to it, or, for a
+      // packet that adds nothing, returns its count: 0.
+      Add(svc, l, seen, now);
+      return unsigned(l.conns.size());
     }
-    l.conns.push_back(Counted{tuple, zone});
-    l.last_gc = now;
+    if (!Add(svc, l, seen, now)) GcList(svc, l, now);
     return unsigned(l.conns.size());
+  }
+
+  // Add is __nf_conncount_add; false when the packet's connection was
+  // confirmed and established, so that nothing was done (-EEXIST).
+  static bool Add(PacketServices* svc, CountList& l, const Seen& seen,
+                  uint32_t now) {
+    if (seen.mode == Seen::kSkip) return false;
+    if (seen.mode == Seen::kUnconfirmed && l.last_gc == now &&
+        uint32_t(l.conns.size() - l.last_gc_count) < kGcMaxCollect) {
+      l.conns.push_back(Counted{seen.tuple, seen.zone});
+      return true;
+    }
+    unsigned collect = 0;
+    for (size_t i = 0; i < l.conns.size();) {
+      if (collect > kGcMaxCollect) break;
+      const Counted& c = l.conns[i];
+      const Conn* found = svc ? svc->FindConn(c.tuple, c.zone) : nullptr;
+      if (found == nullptr) {
+        l.conns.erase(l.conns.begin() + i);
+        ++collect;
+        continue;
+      }
+      if (c.tuple == seen.tuple && found->zone == seen.zone) return true;
+      if (AlreadyClosed(*found)) {
+        l.conns.erase(l.conns.begin() + i);
+        ++collect;
+        continue;
+      }
+      ++i;
+    }
+    l.last_gc = now;
+    l.last_gc_count = unsigned(l.conns.size());
+    l.conns.push_back(Counted{seen.tuple, seen.zone});
+    return true;
+  }
+
+  // GcList drops the entries of gone and closed connections, at most once a
+  // jiffy (nf_conncount_gc_list).
+  static void GcList(PacketServices* svc, CountList& l, uint32_t now) {
+    if (l.last_gc == now) return;
+    unsigned collected = 0;
+    for (size_t i = 0; i < l.conns.size();) {
+      const Counted& c = l.conns[i];
+      const Conn* found = svc ? svc->FindConn(c.tuple, c.zone) : nullptr;
+      if (found == nullptr || AlreadyClosed(*found)) {
+        l.conns.erase(l.conns.begin() + i);
+        ++collected;
+        continue;
+      }
+      ++i;
+      if (collected > kGcMaxCollect) break;
+    }
+    l.last_gc = now;
+    l.last_gc_count = unsigned(l.conns.size());
   }
 
   Family family_;

@@ -67,8 +67,10 @@ class Tracker : public PacketServices {
   std::vector<bool> alive_;
 };
 
-// Syn is the first packet of connection c (a NEW packet).
-bool Syn(const Match& m, Tracker& tr, Conn& c, double now) {
+// Hit runs the match on a packet of connection c with the given ctinfo;
+// hotdrop (if given) says whether the match hot-dropped it.
+bool Hit(const Match& m, Tracker& tr, Conn& c, double now, CtInfo ctinfo,
+         bool* hotdrop = nullptr) {
   Packet pkt;
   pkt.data.assign(40, 0);
   pkt.data[0] = 0x45;
@@ -76,7 +78,7 @@ bool Syn(const Match& m, Tracker& tr, Conn& c, double now) {
   Store32(&pkt.data[12], c.tuple[kDirOriginal].src.v4());
   Store32(&pkt.data[16], c.tuple[kDirOriginal].dst.v4());
   pkt.ct = &c;
-  pkt.ctinfo = CtInfo::kNew;
+  pkt.ctinfo = ctinfo;
   HookState st;
   st.now = now;
   XtParams p;
@@ -84,7 +86,14 @@ bool Syn(const Match& m, Tracker& tr, Conn& c, double now) {
   p.state = &st;
   p.svc = &tr;
   p.thoff = 20;
-  return m.Matches(p);
+  const bool r = m.Matches(p);
+  if (hotdrop != nullptr) *hotdrop = p.hotdrop;
+  return r;
+}
+
+// Syn is the first packet of connection c (a NEW packet).
+bool Syn(const Match& m, Tracker& tr, Conn& c, double now) {
+  return Hit(m, tr, c, now, CtInfo::kNew);
 }
 
 TEST(ConnlimitMatch, CountsPerNetwork) {
@@ -122,6 +131,55 @@ TEST(ConnlimitMatch, SameJiffyAddsWithoutLooking) {
   Conn& a = tr.Add(0x01020301, 1);
   EXPECT_FALSE(Syn(*r.m, tr, a, 0));
   EXPECT_TRUE(Syn(*r.m, tr, a, 0));  // counted again
+}
+
+TEST(ConnlimitMatch, EstablishedPacketAddsNothing) {
+  // nf_conncount_add_skb: a confirmed connection seen as ESTABLISHED (or
+  // assured) is not added; the list is only cleaned.
+  auto r = Load("-p tcp -m connlimit --connlimit-upto 1");
+  Tracker tr;
+  Conn& a = tr.Add(0x01020301, 1);
+  Conn& b = tr.Add(0x01020301, 2);
+  EXPECT_TRUE(Syn(*r.m, tr, a, 0));
+  b.status |= kIpsConfirmed;
+  EXPECT_TRUE(Hit(*r.m, tr, b, 1, CtInfo::kEstablished));  // still 1
+  b.status |= kIpsAssured;
+  EXPECT_TRUE(Hit(*r.m, tr, b, 2, CtInfo::kEstablishedReply));
+}
+
+TEST(ConnlimitMatch, ConfirmedSetupPacketIsCounted) {
+  // A retransmitted SYN of a confirmed connection that is neither assured
+  // nor ESTABLISHED is added after a list walk (kernel 6.18.44, "prevent
+  // connlimit drops for early confirmed ct"; checked in a namespace).
+  auto r = Load("-p tcp -m connlimit --connlimit-upto 1");
+  Tracker tr;
+  Conn& a = tr.Add(0x01020301, 1);
+  Conn& b = tr.Add(0x01020301, 2);
+  EXPECT_TRUE(Syn(*r.m, tr, a, 0));
+  b.status |= kIpsConfirmed;
+  EXPECT_FALSE(Hit(*r.m, tr, b, 0, CtInfo::kNew));  // same jiffy: walked, 2
+  EXPECT_FALSE(Hit(*r.m, tr, b, 1, CtInfo::kNew));  // not added twice
+}
+
+TEST(ConnlimitMatch, EmptiedListHotDropsConfirmedPackets) {
+  // The key's node outlives its emptied list; a packet that adds nothing
+  // then counts 0, which xt_connlimit hot-drops. A new connection is
+  // counted again.
+  auto r = Load("-p tcp -m connlimit --connlimit-upto 1");
+  Tracker tr;
+  Conn& a = tr.Add(0x01020301, 1);
+  Conn& b = tr.Add(0x01020301, 2);
+  EXPECT_TRUE(Syn(*r.m, tr, a, 0));
+  a.status |= kIpsConfirmed | kIpsAssured;
+  a.tcp().state = 8;  // CLOSE (an RST)
+  bool hotdrop = false;
+  EXPECT_FALSE(Hit(*r.m, tr, a, 1, CtInfo::kEstablished, &hotdrop));
+  EXPECT_TRUE(hotdrop);
+  hotdrop = false;
+  EXPECT_FALSE(Hit(*r.m, tr, a, 2, CtInfo::kEstablished, &hotdrop));
+  EXPECT_TRUE(hotdrop);
+  EXPECT_TRUE(Hit(*r.m, tr, b, 3, CtInfo::kNew, &hotdrop));
+  EXPECT_FALSE(hotdrop);
 }
 
 TEST(ConnlimitMatch, Saves) {
