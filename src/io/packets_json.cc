@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/pktinfo.h"
 #include "io/file.h"
 
 namespace netfence::io {
@@ -132,6 +133,53 @@ InputPacket ParseLine(const json& j, const std::string& where,
   return ip;
 }
 
+// NatRandomBytes adds to out the offsets in packet d of what a NAT port
+// choice the kernel makes at random changes: the transport ports (or the
+// ICMP id) and the transport checksum. A random choice among several
+// addresses is not covered.
+void NatRandomBytes(const std::vector<uint8_t>& d, std::vector<size_t>& out) {
+  if (d.empty()) return;
+  size_t l4;
+  uint8_t proto;
+  if ((d[0] >> 4) == 4) {
+    if (d.size() < 20 || (core::Load16(&d[6]) & 0x1fff) != 0) return;
+    l4 = size_t(d[0] & 0x0f) * 4;
+    proto = d[9];
+  } else {
+    if (d.size() < 40) return;
+    Packet p;
+    p.family = Family::kIPv6;
+    p.data = d;
+    proto = d[6];
+    uint16_t frag_off = 0;
+    const int off = core::Ipv6SkipExthdr(p, 40, proto, frag_off);
+    if (off < 0 || (frag_off & ~0x7) != 0) return;
+    l4 = size_t(off);
+  }
+  std::vector<size_t> bytes;
+  switch (proto) {
+    case 6:  // TCP
+      bytes = {0, 1, 2, 3, 16, 17};
+      break;
+    case 17:   // UDP
+    case 33:   // DCCP
+    case 136:  // UDP-Lite
+      bytes = {0, 1, 2, 3, 6, 7};
+      break;
+    case 132:  // SCTP (CRC32c)
+      bytes = {0, 1, 2, 3, 8, 9, 10, 11};
+      break;
+    case 1:   // ICMP
+    case 58:  // ICMPv6
+      bytes = {2, 3, 4, 5};
+      break;
+    default:
+      return;
+  }
+  for (size_t b : bytes)
+    if (l4 + b < d.size()) out.push_back(l4 + b);
+}
+
 }  // namespace
 
 std::vector<InputPacket> ReadPackets(const std::string& path,
@@ -173,7 +221,9 @@ std::string FormatOutcome(int n, const core::Outcome& o) {
     j["to"] = o.to_local ? "local" : "out";
     if (!o.to_local) j["oif"] = o.oif;
     j["hex"] = Hex(o.data);
-    if (!o.unstable.empty()) j["unstable"] = o.unstable;
+    std::vector<size_t> unstable = o.unstable;
+    if (o.nat_random) NatRandomBytes(o.data, unstable);
+    if (!unstable.empty()) j["unstable"] = unstable;
   } else {
     j["where"] = o.where;
   }
