@@ -402,5 +402,37 @@ TEST(Stack, RejectIsSilentForAnotherDevicesBroadcastAddress) {
   EXPECT_TRUE(o.emitted.empty());
 }
 
+// ---- OUTPUT re-routing ---------------------------------------------------
+
+// A TCP reset for a forwarded packet comes from the packet's (foreign)
+// destination. When mangle OUTPUT changes its mark, ip_route_me_harder
+// routes it again with FLOWI_FLAG_ANYSRC, which accepts that source: the
+// reset still leaves (kernel-differential seed 1208).
+TEST(Stack, ResetRoutedAgainAfterAMarkChangeKeepsItsForeignSource) {
+  const std::string host = HostJson(
+      {{"eth0", 1500, {{"10.0.0.1", 24}}}, {"eth1", 1500, {{"10.1.0.1", 24}}}},
+      {R"({"dst":"default","gateway":"10.1.0.254","dev":"eth1","flags":[]})"},
+      {});
+  Stack s(host,
+          "*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n"
+          ":FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+          ":POSTROUTING ACCEPT [0:0]\n-A OUTPUT -j MARK --set-mark 0xff00\n"
+          "COMMIT\n*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+          ":OUTPUT ACCEPT [0:0]\n"
+          "-A FORWARD -p tcp -j REJECT --reject-with tcp-reset\nCOMMIT\n");
+  std::vector<uint8_t> tcp(20, 0);
+  tcp[0] = 0x04, tcp[1] = 0xd2, tcp[2] = 0x02, tcp[3] = 0xad;
+  tcp[12] = 0x50, tcp[13] = 0x02;
+  std::vector<uint8_t> p = V4("10.0.0.5", "93.184.216.34", 6, tcp);
+  Store16(p.data() + 36,
+          CsumFold(CsumPartial(p.data() + 20, 20,
+                               PseudoHeaderV4(p.data() + 12, p.data() + 16, 6,
+                                              20))));
+  Outcome o = s.Arrive("eth0", p);
+  EXPECT_EQ(o.where, "filter/FORWARD/1");
+  ASSERT_EQ(o.emitted.size(), 1u);
+  EXPECT_EQ(o.emitted[0].oif, "eth0");
+}
+
 }  // namespace
 }  // namespace netfence::core

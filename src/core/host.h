@@ -34,13 +34,13 @@ enum class RouteType : uint8_t {
 struct IfAddr {
   Family family = Family::kIPv4;
   Addr local;
-  Addr peer;             // point-to-point peer (IPv4 "address"), else local
+  Addr peer;  // point-to-point peer (IPv4 "address"), else local
   unsigned prefixlen = 0;
-  Addr broadcast;        // IPv4 broadcast address, if any
-  uint8_t scope = 0;     // RT_SCOPE_*: 0 global, 253 link, 254 host
+  Addr broadcast;     // IPv4 broadcast address, if any
+  uint8_t scope = 0;  // RT_SCOPE_*: 0 global, 253 link, 254 host
   bool secondary = false;
-  uint32_t flags = 0;    // IFA_F_* (IPv6 source selection reads tentative,
-                         // deprecated, optimistic, temporary, homeaddress)
+  uint32_t flags = 0;  // IFA_F_* (IPv6 source selection reads tentative,
+                       // deprecated, optimistic, temporary, homeaddress)
 };
 
 // IFA_F_* address flags (linux/if_addr.h) kept in IfAddr::flags.
@@ -69,15 +69,15 @@ struct Interface {
 // Route is the result of a route lookup (the parts of a dst_entry /
 // fib_result netfilter and the stack use).
 struct Route {
-  int err = 0;                  // 0, or -ENETUNREACH, -EHOSTUNREACH, -EINVAL...
+  int err = 0;  // 0, or -ENETUNREACH, -EHOSTUNREACH, -EINVAL...
   RouteType type = RouteType::kUnspec;
   const Interface* dev = nullptr;  // output device (lo for local delivery)
-  Addr gateway;                 // next hop, or zero when on-link
-  Addr prefsrc;                 // preferred source address, if the route has one
+  Addr gateway;                    // next hop, or zero when on-link
+  Addr prefsrc;  // preferred source address, if the route has one
   // prefsrc is the route's own (RTA_PREFSRC: fib_info's fib_prefsrc,
   // rt6_get_prefsrc), not one chosen by source selection.
   bool route_prefsrc = false;
-  unsigned mtu = 0;             // path MTU (route mtu or the device's)
+  unsigned mtu = 0;  // path MTU (route mtu or the device's)
 };
 
 // Host answers routing and address questions.
@@ -100,6 +100,16 @@ class Host {
   virtual Route RouteOutput(Family f, const Addr& dst, const Addr& src,
                             uint8_t tos, const Interface* oif,
                             uint32_t mark) const = 0;
+  // RouteOutputAnySrc is RouteOutput with FLOWI_FLAG_ANYSRC: a source
+  // address that is not the host's own is accepted (ip_route_me_harder
+  // routing a packet whose source is a unicast address, such as a REJECT
+  // reply to a forwarded packet). Hosts without the distinction inherit
+  // RouteOutput.
+  virtual Route RouteOutputAnySrc(Family f, const Addr& dst, const Addr& src,
+                                  uint8_t tos, const Interface* oif,
+                                  uint32_t mark) const {
+    return RouteOutput(f, dst, src, tos, oif, mark);
+  }
   // AddrType is inet_addr_type / inet_dev_addr_type (dev may be nullptr);
   // for IPv6 the equivalent classification xt_addrtype makes.
   virtual RouteType AddrType(Family f, const Addr& a,

@@ -783,8 +783,8 @@ RouteDetail HostModel::MakeOutput4(const FibResult& res, const Addr& dst,
 }
 
 RouteDetail HostModel::Output4(const Addr& dst_in, const Addr& src_in,
-                               uint8_t tos, const Interface* oif,
-                               uint32_t mark) const {
+                               uint8_t tos, const Interface* oif, uint32_t mark,
+                               bool anysrc) const {
   // ip_route_output_key_hash_rcu (route.c).
   Addr dst = dst_in, src = src_in;
   Flow4 fl;
@@ -805,7 +805,7 @@ RouteDetail HostModel::Output4(const Addr& dst_in, const Addr& src_in,
       if (dev_out == nullptr) return ErrorDetail(kENETUNREACH);
       return MakeOutput4(res, dst, src, dev_out);
     }
-    if (IpDevFind(src) == nullptr) return ErrorDetail(kENETUNREACH);
+    if (!anysrc && IpDevFind(src) == nullptr) return ErrorDetail(kENETUNREACH);
   }
   if (oif) {
     dev_out = oif;
@@ -1330,6 +1330,14 @@ Route HostModel::RouteOutput(Family f, const Addr& dst, const Addr& src,
                              uint8_t tos, const Interface* oif,
                              uint32_t mark) const {
   return RouteOutputDetail(f, dst, src, tos, oif, mark).route;
+}
+
+Route HostModel::RouteOutputAnySrc(Family f, const Addr& dst, const Addr& src,
+                                   uint8_t tos, const Interface* oif,
+                                   uint32_t mark) const {
+  // IPv6 output routes never insist on an own source address.
+  return f == Family::kIPv4 ? Output4(dst, src, tos, oif, mark, true).route
+                            : RouteOutput(f, dst, src, tos, oif, mark);
 }
 
 RouteType HostModel::AddrType(Family f, const Addr& a,

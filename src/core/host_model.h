@@ -203,6 +203,9 @@ class HostModel : public Host {
                    const Interface* in, uint32_t mark) const override;
   Route RouteOutput(Family f, const Addr& dst, const Addr& src, uint8_t tos,
                     const Interface* oif, uint32_t mark) const override;
+  Route RouteOutputAnySrc(Family f, const Addr& dst, const Addr& src,
+                          uint8_t tos, const Interface* oif,
+                          uint32_t mark) const override;
   RouteType AddrType(Family f, const Addr& a,
                      const Interface* dev) const override;
   Addr SelectSource(Family f, const Interface* dev,
@@ -290,8 +293,10 @@ class HostModel : public Host {
   Addr ResultPrefsrc(const FibResult& res) const;
   RouteDetail Input4(const Addr& dst, const Addr& src, uint8_t tos,
                      const Interface* in, uint32_t mark) const;
+  // anysrc: FLOWI_FLAG_ANYSRC (src need not be the host's).
   RouteDetail Output4(const Addr& dst, const Addr& src, uint8_t tos,
-                      const Interface* oif, uint32_t mark) const;
+                      const Interface* oif, uint32_t mark,
+                      bool anysrc = false) const;
   RouteDetail MakeOutput4(const FibResult& res, const Addr& dst,
                           const Addr& src, const Interface* dev_out) const;
   RouteType AddrType4(const Addr& a, const Interface* dev) const;

@@ -299,6 +299,20 @@ TEST(HostModel, OutputSourceChecks) {
   EXPECT_EQ(S(k4, r.prefsrc), "192.168.1.1");
 }
 
+// FLOWI_FLAG_ANYSRC (ip_route_me_harder on a reply with a foreign unicast
+// source): the own-address check is skipped, the other source checks stay.
+TEST(HostModel, OutputAnySrcAcceptsAForeignSource) {
+  HostModel h = Router().Build();
+  Route r = h.RouteOutputAnySrc(k4, A("192.168.1.7"), A("8.8.8.8"), 0, nullptr,
+                                0xff00);
+  ASSERT_EQ(r.err, 0);
+  EXPECT_EQ(r.dev->name, "lan");
+  EXPECT_EQ(
+      h.RouteOutputAnySrc(k4, A("192.168.1.7"), A("224.1.1.1"), 0, nullptr, 0)
+          .err,
+      kEINVAL);
+}
+
 TEST(HostModel, OutputWithOifAndNoRouteAssumesOnLink) {
   Builder b;
   b.Dev("a").Dev("b").Addr4("a", "10.0.0.1", 24).Addr4("b", "10.1.0.1", 24);

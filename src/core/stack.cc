@@ -325,9 +325,18 @@ void NetStack::LocalOut(Run& run, Packet pkt, bool emitted) {
   const Addr src0 = SrcAddr(pkt), dst0 = DstAddr(pkt);
   if (!RunHook(run, pkt, Hook::kOutput, nullptr, rt.dev)) return;
   if (pkt.mark != mark0 || !(SrcAddr(pkt) == src0) || !(DstAddr(pkt) == dst0)) {
-    // ip_route_me_harder: a changed mark or address routes again.
-    rt = host_.RouteOutput(pkt.family, DstAddr(pkt), SrcAddr(pkt), Tos(pkt),
-                           nullptr, pkt.mark);
+    // ip_route_me_harder: a changed mark or address routes again. An IPv4
+    // source the host would route as unicast (its own, or a foreign one as
+    // on a REJECT reply to a forwarded packet) is kept and need not be the
+    // host's (FLOWI_FLAG_ANYSRC); a broadcast or multicast one is dropped
+    // from the lookup.
+    Addr src = SrcAddr(pkt);
+    if (pkt.family == Family::kIPv4) {
+      const RouteType t = host_.AddrType(pkt.family, src, rt.dev);
+      if (t != RouteType::kLocal && t != RouteType::kUnicast) src = Addr{};
+    }
+    rt = host_.RouteOutputAnySrc(pkt.family, DstAddr(pkt), src, Tos(pkt),
+                                 nullptr, pkt.mark);
     if (rt.err == -22) return fail("invalid");  // -EINVAL
     if (rt.err != 0) return fail("output");
   }
