@@ -196,6 +196,15 @@ def _one_seed(job):
         return seed, False, 'FAIL seed %d: kernel_sim: %s\n  replay: %s' % (seed, e, replay), \
             time.time() - t0, None
     ok, text = check_one('seed %d' % seed, d, netfence, d, replay=replay)
+    if not ok:
+        # One more kernel run: a namespace hiccup (every packet dropped
+        # before the hooks, say) or a limit token due on the very jiffy
+        # varies between kernel runs; netfence's answer never does.
+        try:
+            rep = kernel_sim.simulate(d, d)
+            ok, text = check_one('seed %d' % seed, d, netfence, d, replay=replay)
+        except (kernel_sim.KernelRefused, kernel_sim.SimError):
+            pass
     if not ok and not rep.get('timing_ok', True):
         text = text.replace('FAIL', 'INCONCLUSIVE (packets %.0f ms late in the kernel run; timed '
                             'scenario)' % rep.get('max_drift_ms', 0), 1)
@@ -262,7 +271,10 @@ def random_suite(a):
     # They are keyed by seed without --sctp (which makes other scenarios).
     known = load_known(a.known) if (a.known and not a.sctp) or a.known_given else {}
     xfail = sorted(s for s in bad if s in known)
-    fixed = sorted(s for s in seeds if s in known and s not in bad and s not in inconclusive)
+    # A "timing:" entry is a seed whose kernel answer varies between runs
+    # (a token due on the very jiffy): it may match or not.
+    fixed = sorted(s for s in seeds if s in known and s not in bad and s not in inconclusive
+                   and not known[s].startswith('timing:'))
     bad = [s for s in bad if s not in known]
     for s in xfail:
         print('XFAIL seed %d: %s' % (s, known[s]))
