@@ -34,6 +34,7 @@
 
 #include "core/addr.h"
 #include "core/conn.h"
+#include "core/pktinfo.h"
 #include "core/xt.h"
 
 namespace netfence::ext {
@@ -89,7 +90,7 @@ bool AlreadyClosed(const Conn& c) {
 }
 
 // PacketTuple builds the tuple of a packet without an entry
-// (nf_ct_get_tuplepr); false when its headers are too short.
+// (nf_ct_get_tuplepr); false when it has none.
 bool PacketTuple(const XtParams& p, Tuple& t) {
   const Packet& skb = *p.skb;
   const bool v4 = skb.family == Family::kIPv4;
@@ -99,14 +100,28 @@ bool PacketTuple(const XtParams& p, Tuple& t) {
   const size_t alen = v4 ? 4 : 16;
   std::memcpy(t.src.b.data(), h + (v4 ? 12 : 8), alen);
   std::memcpy(t.dst.b.data(), h + (v4 ? 16 : 24), alen);
-  t.proto = v4 ? h[9] : p.l4proto;
+  // get_l4proto: no tuple for a non-first fragment or an IPv6 chain that
+  // ipv6_skip_exthdr cannot walk (one ending in "no next header").
+  unsigned thoff;
+  if (v4) {
+    if (Load16(h + 6) & 0x1fff) return false;
+    t.proto = h[9];
+    thoff = (h[0] & 0x0f) * 4u;
+  } else {
+    uint8_t nh = h[6];
+    uint16_t frag_off = 0;
+    const int off = Ipv6SkipExthdr(skb, 40, nh, frag_off);
+    if (off < 0 || (frag_off & ~0x7) != 0) return false;
+    t.proto = nh;
+    thoff = unsigned(off);
+  }
   switch (t.proto) {
     case 6:
     case 17:
     case 33:
     case 132:
     case 136: {
-      const uint8_t* ph = skb.HeaderPointer(p.thoff, 4);
+      const uint8_t* ph = skb.HeaderPointer(thoff, 4);
       if (ph == nullptr) return false;
       t.sport = Load16(ph);
       t.dport = Load16(ph + 2);
@@ -114,7 +129,7 @@ bool PacketTuple(const XtParams& p, Tuple& t) {
     }
     case 1:
     case 58: {
-      const uint8_t* ih = skb.HeaderPointer(p.thoff, 8);
+      const uint8_t* ih = skb.HeaderPointer(thoff, 8);
       if (ih == nullptr) return false;
       t.sport = Load16(ih + 4);  // echo id
       t.dport = uint16_t(ih[0] << 8 | ih[1]);

@@ -182,6 +182,29 @@ TEST(ConnlimitMatch, EmptiedListHotDropsConfirmedPackets) {
   EXPECT_FALSE(hotdrop);
 }
 
+TEST(ConnlimitMatch, PacketWithoutEntryOrTupleIsHotDropped) {
+  // An INVALID non-first fragment: nf_ct_get_tuplepr finds no transport
+  // header (get_l4proto), so nf_conncount counts 0.
+  auto r = Load("-m connlimit --connlimit-upto 1");
+  Tracker tr;
+  Packet pkt;
+  pkt.data.assign(40, 0);
+  pkt.data[0] = 0x45;
+  pkt.data[6] = 0x00;
+  pkt.data[7] = 0x10;  // fragment offset 16 * 8
+  pkt.data[9] = 6;
+  Store32(&pkt.data[12], 0x01020301);
+  Store32(&pkt.data[16], 0x0a000001);
+  HookState st;
+  XtParams p;
+  p.skb = &pkt;
+  p.state = &st;
+  p.svc = &tr;
+  p.thoff = 20;
+  EXPECT_FALSE(r.m->Matches(p));
+  EXPECT_TRUE(p.hotdrop);
+}
+
 TEST(ConnlimitMatch, Saves) {
   auto r = Load(
       "-m connlimit --connlimit-upto 5 --connlimit-mask 255.255.0.0 "
