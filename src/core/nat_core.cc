@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/checksum.h"
+#include "core/ct_proto_sctp.h"
 #include "core/pktinfo.h"
 
 namespace netfence::core {
@@ -22,7 +23,9 @@ enum : uint8_t {
 constexpr unsigned kRandomAll = kNatProtoRandom | kNatProtoRandomFully;
 constexpr unsigned kMaxAttempts = 128;  // NF_NAT_MAX_ATTEMPTS
 
-bool IsIcmpProto(const Tuple& t) { return t.proto == kIcmp || t.proto == kIcmpv6; }
+bool IsIcmpProto(const Tuple& t) {
+  return t.proto == kIcmp || t.proto == kIcmpv6;
+}
 
 bool PortProto(uint8_t p) {
   return p == kTcp || p == kUdp || p == kUdplite || p == kSctp || p == kDccp;
@@ -76,9 +79,8 @@ bool NatCore::UsedTuple(const Tuple& t, const Conn& ct) const {
   return ct_.TupleTaken(reply, ct.zone, &ct);
 }
 
-void NatCore::L4UniqueTuple(Tuple& tuple, const NatRange& range,
-                            NatManip manip, const Conn& ct,
-                            bool* random_choice) {
+void NatCore::L4UniqueTuple(Tuple& tuple, const NatRange& range, NatManip manip,
+                            const Conn& ct, bool* random_choice) {
   uint16_t* key;
   unsigned min, range_size;
   if (IsIcmpProto(tuple)) {
@@ -140,8 +142,8 @@ void NatCore::L4UniqueTuple(Tuple& tuple, const NatRange& range,
 }
 
 void NatCore::UniqueTuple(Tuple& tuple, const Tuple& orig,
-                          const NatRange& range, const Conn& ct,
-                          NatManip manip, bool* random_choice) {
+                          const NatRange& range, const Conn& ct, NatManip manip,
+                          bool* random_choice) {
   if (manip == NatManip::kSrc && !(range.flags & kRandomAll)) {
     if (InRange(orig, range)) {
       if (!UsedTuple(orig, ct)) {
@@ -214,8 +216,8 @@ Verdict NatCore::NullBinding(Conn& ct, Hook hook, bool* random_choice) {
   const NatManip m = ManipForHook(hook);
   NatRange r;
   r.flags = kNatMapIps;
-  r.min_addr = r.max_addr = m == NatManip::kSrc ? ct.tuple[kDirReply].dst
-                                                : ct.tuple[kDirReply].src;
+  r.min_addr = r.max_addr =
+      m == NatManip::kSrc ? ct.tuple[kDirReply].dst : ct.tuple[kDirReply].src;
   return SetupInfo(ct, r, m, random_choice);
 }
 
@@ -290,9 +292,22 @@ bool ManipL4(Packet& skb, size_t iphdroff, size_t hdroff, const Tuple& t,
       }
       return true;
     }
+    case kSctp: {
+      // sctp_manip_pkt: the port, then the CRC32c over the rest of the
+      // packet, recomputed whenever the common header is all there (an
+      // ICMP error quotes only 8 bytes for sure), whether or not the port
+      // changed.
+      if (d.size() < hdroff + 8) return false;
+      uint8_t* port = d.data() + hdroff + (m == NatManip::kSrc ? 0 : 2);
+      Store16(port, m == NatManip::kSrc ? t.sport : t.dport);
+      if (d.size() < hdroff + 12) return true;
+      const uint32_t crc = SctpChecksum(skb, unsigned(hdroff));
+      for (int i = 0; i < 4; ++i) d[hdroff + 8 + i] = uint8_t(crc >> (8 * i));
+      return true;
+    }
     default:
-      // Other protocols (GRE, SCTP, DCCP) keep their transport header; only
-      // the addresses change. SCTP's CRC32c does not cover addresses.
+      // Other protocols (GRE, DCCP) keep their transport header; only the
+      // addresses change.
       return true;
   }
 }
@@ -373,7 +388,8 @@ bool NatCore::IcmpReplyTranslation(Packet& skb, Hook hook) {
   if (!(ct->status & bit)) return true;
   // The quoted packet travelled the other way: rewrite it with the other
   // direction's tuple and the opposite manip.
-  const NatManip inner_m = m == NatManip::kSrc ? NatManip::kDst : NatManip::kSrc;
+  const NatManip inner_m =
+      m == NatManip::kSrc ? NatManip::kDst : NatManip::kSrc;
   if (!ManipL3(skb, hdrlen + 8, ct->tuple[!dir], inner_m)) return false;
   uint8_t* check = d.data() + hdrlen + 2;
   Store16(check, 0);
@@ -381,7 +397,8 @@ bool NatCore::IcmpReplyTranslation(Packet& skb, Hook hook) {
   if (f == Family::kIPv6)
     sum = PseudoHeaderV6(d.data() + 8, d.data() + 24, kIcmpv6,
                          uint32_t(d.size() - hdrlen));
-  Store16(check, CsumFold(CsumPartial(d.data() + hdrlen, d.size() - hdrlen, sum)));
+  Store16(check,
+          CsumFold(CsumPartial(d.data() + hdrlen, d.size() - hdrlen, sum)));
   Tuple target;
   InvertTuple(ct->tuple[!dir], target);
   target.proto = f == Family::kIPv4 ? kIcmp : kIcmpv6;

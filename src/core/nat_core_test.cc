@@ -6,6 +6,7 @@
 
 #include "core/addr.h"
 #include "core/checksum.h"
+#include "core/ct_proto_sctp.h"
 
 namespace netfence::core {
 namespace {
@@ -96,8 +97,10 @@ TEST(NatCore, DestinationNatRewritesPortAndChecksum) {
   Tuple t = Udp("198.51.100.9", 4000, "203.0.113.2", 80);
   pkt.data = UdpPacket(t);
   // A real UDP checksum so the incremental update can be verified.
-  uint32_t sum = PseudoHeaderV4(pkt.data.data() + 12, pkt.data.data() + 16, 17, 8);
-  Store16(pkt.data.data() + 26, CsumFold(CsumPartial(pkt.data.data() + 20, 8, sum)));
+  uint32_t sum =
+      PseudoHeaderV4(pkt.data.data() + 12, pkt.data.data() + 16, 17, 8);
+  Store16(pkt.data.data() + 26,
+          CsumFold(CsumPartial(pkt.data.data() + 20, 8, sum)));
   ASSERT_EQ(ct.In(pkt, Hook::kPrerouting, 0), Verdict::kAccept);
   NatRange r;
   r.flags = kNatMapIps | kNatProtoSpecified;
@@ -110,6 +113,34 @@ TEST(NatCore, DestinationNatRewritesPortAndChecksum) {
   sum = PseudoHeaderV4(pkt.data.data() + 12, pkt.data.data() + 16, 17, 8);
   EXPECT_EQ(CsumFold(CsumPartial(pkt.data.data() + 20, 8, sum)), 0);
   EXPECT_EQ(IpChecksum(pkt.data.data(), 20), 0);
+}
+
+// sctp_manip_pkt: the port is rewritten and the CRC32c recomputed over the
+// packet (it does not cover the addresses, but the port is in it).
+TEST(NatCore, SctpPortRewriteRecomputesTheCrc32c) {
+  Tuple t = Udp("198.51.100.9", 5000, "203.0.113.2", 3868);
+  t.proto = 132;
+  Packet pkt;
+  pkt.family = Family::kIPv4;
+  pkt.data = UdpPacket(t);
+  pkt.data[9] = 132;
+  pkt.data[3] = 20 + 12 + 4;
+  pkt.data.resize(36, 0);
+  Store32(pkt.data.data() + 24, 0x1234abcd);  // verification tag
+  pkt.data[32] = 6;                           // an ABORT chunk, 4 bytes
+  pkt.data[35] = 4;
+  Store16(pkt.data.data() + 10, 0);
+  Store16(pkt.data.data() + 10, IpChecksum(pkt.data.data(), 20));
+  Tuple target = t;
+  target.dst = V4("10.0.0.5");
+  target.dport = 9999;
+  ASSERT_TRUE(ManipL3(pkt, 0, target, NatManip::kDst));
+  EXPECT_EQ(Load16(pkt.data.data() + 22), 9999);
+  const uint32_t crc = SctpChecksum(pkt, 20);
+  uint32_t stored = 0;
+  for (int i = 0; i < 4; ++i) stored |= uint32_t(pkt.data[28 + i]) << (8 * i);
+  EXPECT_EQ(stored, crc);
+  EXPECT_NE(crc, 0u);
 }
 
 }  // namespace
