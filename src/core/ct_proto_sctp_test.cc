@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/conntrack.h"
+#include "core/ct_replay_key_test_util.h"
 
 namespace netfence::core {
 namespace {
@@ -458,12 +459,12 @@ class KernelSim {
   std::string Feed(const Packet& p, const std::string& client, double now) {
     now_ = now;
     if (conn_ && conn_->expires <= now) conn_.reset();
-    Key k = KeyOf(p);
+    Key k = ctreplay::KeyOf(p);
     bool fresh = false;
     CtDir dir = kDirOriginal;
     if (conn_ && k == orig_) {
       dir = kDirOriginal;
-    } else if (conn_ && k == Reverse(orig_)) {
+    } else if (conn_ && k == ctreplay::Reverse(orig_)) {
       dir = kDirReply;
     } else {
       conn_ = std::make_unique<Entry>();
@@ -517,46 +518,7 @@ class KernelSim {
     bool assured = false, seen_reply = false;
     uint64_t packets[2] = {0, 0};
   };
-  struct Key {
-    std::string src, dst;
-    uint16_t sport = 0, dport = 0;
-    unsigned dataoff = 0;
-    bool operator==(const Key& o) const {
-      return src == o.src && dst == o.dst && sport == o.sport &&
-             dport == o.dport;
-    }
-  };
-  static Key Reverse(Key k) {
-    std::swap(k.src, k.dst);
-    std::swap(k.sport, k.dport);
-    return k;
-  }
-  static std::string V4(const uint8_t* a) {
-    return std::to_string(a[0]) + "." + std::to_string(a[1]) + "." +
-           std::to_string(a[2]) + "." + std::to_string(a[3]);
-  }
-  static std::string V6(const uint8_t* a) {
-    // Enough for the fd77::N addresses the recorder uses.
-    char buf[64];
-    snprintf(buf, sizeof buf, "%x::%x", Load16(a), Load16(a + 14));
-    return buf;
-  }
-  static Key KeyOf(const Packet& p) {
-    Key k;
-    const uint8_t* d = p.data.data();
-    if (p.family == Family::kIPv6) {
-      k.src = V6(d + 8);
-      k.dst = V6(d + 24);
-      k.dataoff = 40;
-    } else {
-      k.src = V4(d + 12);
-      k.dst = V4(d + 16);
-      k.dataoff = (d[0] & 15) * 4;
-    }
-    k.sport = Load16(d + k.dataoff);
-    k.dport = Load16(d + k.dataoff + 2);
-    return k;
-  }
+  using Key = ctreplay::FlowKey;
 
   SctpCtConfig cfg_;
   double now_ = 0;

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "core/ct_replay_key_test_util.h"
+
 namespace netfence::core {
 namespace {
 
@@ -954,13 +956,13 @@ class KernelSim {
 
   // Feed runs one packet; true when conntrack called it invalid.
   bool Feed(Packet& p, const std::string& client) {
-    Key k = KeyOf(p);
+    Key k = ctreplay::KeyOf(p);
     for (int attempt = 0; attempt < 2; attempt++) {
       bool fresh = !conn_;
       CtDir dir = kDirOriginal;
       if (conn_ && k == orig_) {
         dir = kDirOriginal;
-      } else if (conn_ && k == Reverse(orig_)) {
+      } else if (conn_ && k == ctreplay::Reverse(orig_)) {
         dir = kDirReply;
       } else {
         conn_ = std::make_unique<Conn>();
@@ -1003,46 +1005,7 @@ class KernelSim {
   uint16_t orig_sport() const { return orig_.sport; }
 
  private:
-  struct Key {
-    std::string src, dst;
-    uint16_t sport = 0, dport = 0;
-    unsigned dataoff = 0;
-    bool operator==(const Key& o) const {
-      return src == o.src && dst == o.dst && sport == o.sport &&
-             dport == o.dport;
-    }
-  };
-  static Key Reverse(Key k) {
-    std::swap(k.src, k.dst);
-    std::swap(k.sport, k.dport);
-    return k;
-  }
-  static std::string V4(const uint8_t* a) {
-    return std::to_string(a[0]) + "." + std::to_string(a[1]) + "." +
-           std::to_string(a[2]) + "." + std::to_string(a[3]);
-  }
-  static std::string V6(const uint8_t* a) {
-    // Enough for the fd77::N addresses the recorder uses.
-    char buf[64];
-    snprintf(buf, sizeof buf, "%x::%x", Load16(a), Load16(a + 14));
-    return buf;
-  }
-  static Key KeyOf(const Packet& p) {
-    Key k;
-    const uint8_t* d = p.data.data();
-    if (p.family == Family::kIPv6) {
-      k.src = V6(d + 8);
-      k.dst = V6(d + 24);
-      k.dataoff = 40;
-    } else {
-      k.src = V4(d + 12);
-      k.dst = V4(d + 16);
-      k.dataoff = (d[0] & 15) * 4;
-    }
-    k.sport = Load16(d + k.dataoff);
-    k.dport = Load16(d + k.dataoff + 2);
-    return k;
-  }
+  using Key = ctreplay::FlowKey;
 
   TcpCtConfig cfg_;
   double now_ = 1000;
