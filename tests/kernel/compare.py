@@ -158,6 +158,10 @@ def compare_packet(exp, act, unst):
     diffs = []
     for k in KEYS:
         if k not in exp:
+            # No "emitted" in the kernel's line means it sent nothing: a
+            # packet netfence says it emitted is a difference.
+            if k == 'emitted' and act.get('emitted'):
+                diffs.append('emitted: expected none, got %s' % json.dumps(act['emitted']))
             continue
         if k not in act:
             diffs.append('%s: expected %s, missing' % (k, json.dumps(exp[k])))
