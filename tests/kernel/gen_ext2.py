@@ -1113,26 +1113,11 @@ def generate(seed, out, v6=None, npackets=None, exclude=()):
         p['hex'] = e['data'].hex()
         p['t'] = t
         lines.append(p)
-    os.makedirs(out, exist_ok=True)
-    for fn in ('rules.v4', 'rules.v6', 'expected.jsonl', 'expected.v4', 'expected.v6', 'trace.jsonl',
-               'report.json', 'kernel_error.txt'):
-        try:
-            os.unlink(os.path.join(out, fn))
-        except FileNotFoundError:
-            pass
-    with open(os.path.join(out, 'host.json'), 'w') as f:
-        json.dump(hostj, f, indent=1)
-    for fam, text in rules.items():
-        with open(os.path.join(out, 'rules.v%d' % fam), 'w') as f:
-            f.write(text)
-    with open(os.path.join(out, 'packets.jsonl'), 'w') as f:
-        for p in lines:
-            f.write(json.dumps(p) + '\n')
-    with open(os.path.join(out, 'GEN'), 'w') as f:
-        f.write('tests/kernel/gen_ext2.py --seed %d%s%s%s --out %s\n' % (
-            seed, ' --v6' if v6 else (' --no-v6' if v6 is False else ''),
-            ' --packets %d' % npackets if npackets else '',
-            ' --exclude ' + ','.join(sorted(g.exclude)) if g.exclude else '', out))
+    gs.write_scenario(out, hostj, rules, lines,
+                      'tests/kernel/gen_ext2.py --seed %d%s%s%s --out %s' % (
+                          seed, ' --v6' if v6 else (' --no-v6' if v6 is False else ''),
+                          ' --packets %d' % npackets if npackets else '',
+                          ' --exclude ' + ','.join(sorted(g.exclude)) if g.exclude else '', out))
     return g
 
 

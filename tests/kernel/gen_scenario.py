@@ -1941,7 +1941,10 @@ def generate(seed, out, v6=None, stateful=False, npackets=None, exclude=(), sctp
     return _write(g, out, hostj, rules, lines, seed, v6, stateful, npackets)
 
 
-def _write(g, out, hostj, rules, lines, seed, v6, stateful, npackets):
+def write_scenario(out, hostj, rules, lines, gen_command):
+    """Writes a scenario directory: host.json, rules.vN, packets.jsonl and GEN
+    (the command that makes it again); outputs of an earlier run are removed."""
+    os.makedirs(out, exist_ok=True)
     for fn in ('rules.v4', 'rules.v6', 'expected.jsonl', 'expected.v4', 'expected.v6', 'trace.jsonl',
                'report.json', 'kernel_error.txt'):
         try:
@@ -1957,11 +1960,17 @@ def _write(g, out, hostj, rules, lines, seed, v6, stateful, npackets):
         for p in lines:
             f.write(json.dumps(p) + '\n')
     with open(os.path.join(out, 'GEN'), 'w') as f:
-        f.write('tests/kernel/gen_scenario.py --seed %d%s%s%s%s%s --out %s\n' % (
-            seed, ' --v6' if v6 else (' --no-v6' if v6 is False else ''), ' --stateful' if stateful else '',
-            ' --sctp' if g.sctp else '',
-            ' --packets %d' % npackets if npackets else '',
-            ' --exclude ' + ','.join(sorted(g.exclude)) if g.exclude else '', out))
+        f.write(gen_command + '\n')
+
+
+def _write(g, out, hostj, rules, lines, seed, v6, stateful, npackets):
+    write_scenario(out, hostj, rules, lines,
+                   'tests/kernel/gen_scenario.py --seed %d%s%s%s%s%s --out %s' % (
+                       seed, ' --v6' if v6 else (' --no-v6' if v6 is False else ''),
+                       ' --stateful' if stateful else '',
+                       ' --sctp' if g.sctp else '',
+                       ' --packets %d' % npackets if npackets else '',
+                       ' --exclude ' + ','.join(sorted(g.exclude)) if g.exclude else '', out))
     return g
 
 
