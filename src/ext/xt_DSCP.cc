@@ -2,9 +2,8 @@
 // IPv4 TOS byte / IPv6 traffic class), keeping the ECN bits (xt_DSCP).
 #include <fmt/format.h>
 
-#include <cstring>
-
 #include "core/xt.h"
+#include "ext/dscp_class.h"
 #include "ext/mangle_util.h"
 
 namespace netfence::ext {
@@ -16,27 +15,6 @@ enum OptId : unsigned { kSetDscp = 0, kSetDscpClass };
 
 constexpr uint8_t kDscpMax = 0x3f;  // XT_DSCP_MAX
 constexpr uint8_t kEcnMask = 0x03;  // ~XT_DSCP_MASK: the bits kept
-
-// DiffServ class names (dscp_helper.c), in iptables' lookup order.
-const struct {
-  const char* name;
-  uint8_t dscp;
-} kClasses[] = {
-    {"CS0", 0x00},  {"CS1", 0x08},  {"CS2", 0x10},  {"CS3", 0x18},
-    {"CS4", 0x20},  {"CS5", 0x28},  {"CS6", 0x30},  {"CS7", 0x38},
-    {"BE", 0x00},   {"AF11", 0x0a}, {"AF12", 0x0c}, {"AF13", 0x0e},
-    {"AF21", 0x12}, {"AF22", 0x14}, {"AF23", 0x16}, {"AF31", 0x1a},
-    {"AF32", 0x1c}, {"AF33", 0x1e}, {"AF41", 0x22}, {"AF42", 0x24},
-    {"AF43", 0x26}, {"EF", 0x2e},
-};
-
-// ClassToDscp resolves a class name; like iptables it compares only the
-// class name's length, ignoring case, so "ef-anything" is EF.
-uint8_t ClassToDscp(const std::string& name) {
-  for (const auto& c : kClasses)
-    if (strncasecmp(name.c_str(), c.name, strlen(c.name)) == 0) return c.dscp;
-  throw ParseError("Invalid DSCP value `" + name + "'");
-}
 
 class DscpTarget : public Target {
  public:
