@@ -25,21 +25,18 @@ simpler, but a ctnetlink update makes the entry's window tracking liberal.)
 """
 
 import argparse
-import ctypes
-import json
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
 
 from scapy.all import IP, IPv6, TCP, Raw
 
+import ct_lab
+
 NS_INJ = "nfct_inj"
 NS_FW = "nfct_fw"
-CLIENT4, SERVER4 = "10.77.0.1", "10.77.0.2"
-CLIENT6, SERVER6 = "fd77::1", "fd77::2"
+CLIENT4, SERVER4 = ct_lab.CLIENT4, ct_lab.SERVER4
+CLIENT6, SERVER6 = ct_lab.CLIENT6, ct_lab.SERVER6
 SERVER_PORT = 80
 
 SYSCTL_DEFAULTS = {
@@ -61,56 +58,13 @@ SYN_OPTS = [("MSS", 1460), ("SAckOK", b""), ("Timestamp", (1, 0)),
 TS_OPTS = [("NOP", None), ("NOP", None), ("Timestamp", (2, 1))]
 
 
-def run(*args, ns=NS_FW, check=True):
-    cmd = ["ip", "netns", "exec", ns] + list(args) if ns else list(args)
-    return subprocess.run(cmd, check=check, capture_output=True, text=True)
-
-
-def setup():
-    teardown()
-    run("ip", "netns", "add", NS_INJ, ns=None)
-    run("ip", "netns", "add", NS_FW, ns=None)
-    run("ip", "link", "add", "va", "type", "veth", "peer", "name", "vb",
-        "netns", NS_FW, ns=NS_INJ)
-    for ns, dev, a4, a6 in ((NS_INJ, "va", CLIENT4, CLIENT6),
-                            (NS_FW, "vb", SERVER4, SERVER6)):
-        run("ip", "link", "set", "lo", "up", ns=ns)
-        run("ip", "addr", "add", a4 + "/24", "dev", dev, ns=ns)
-        run("ip", "addr", "add", a6 + "/64", "dev", dev, "nodad", ns=ns)
-        run("ip", "link", "set", dev, "up", ns=ns)
-    for tool in ("iptables-legacy", "ip6tables-legacy"):
-        run(tool, "-t", "raw", "-A", "OUTPUT", "-j", "DROP")
-        run(tool, "-t", "mangle", "-A", "PREROUTING", "-p", "tcp", "-m",
-            "conntrack", "--ctstate", "INVALID", "-j", "ACCEPT")
-    run("sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0")
-    run("sysctl", "-qw", "net.ipv4.conf.vb.rp_filter=0")
-    time.sleep(0.5)
-
-
-def teardown():
-    for ns in (NS_INJ, NS_FW):
-        run("ip", "netns", "del", ns, ns=None, check=False)
-
-
-def open_inject_socket():
-    """Opens an AF_PACKET socket on va inside the injector namespace."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    clone_newnet = 0x40000000
-    here = os.open("/proc/self/ns/net", os.O_RDONLY)
-    there = os.open("/var/run/netns/" + NS_INJ, os.O_RDONLY)
-    if libc.setns(there, clone_newnet) != 0:
-        sys.exit("setns failed")
-    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-    s.bind(("va", 0))
-    libc.setns(here, clone_newnet)
-    os.close(here)
-    os.close(there)
-    return s
-
-
-def vb_mac():
-    out = run("cat", "/sys/class/net/vb/address").stdout.strip()
-    return out
+# The INVALID counter invalid_count() reads.
+LAB = ct_lab.Lab(NS_INJ, NS_FW, [["-p", "tcp", "-m", "conntrack", "--ctstate",
+                                  "INVALID", "-j", "ACCEPT"]])
+run, setup, teardown = LAB.run, LAB.setup, LAB.teardown
+open_inject_socket, vb_mac = LAB.open_inject_socket, LAB.vb_mac
+flush, set_sysctls = LAB.flush, LAB.set_sysctls
+write_fixture = ct_lab.write_fixture
 
 
 def invalid_count(family):
@@ -147,15 +101,6 @@ def conns(family):
             "packets": [int(m.group(7)), int(m.group(9))],
         })
     return res
-
-
-def flush():
-    run("conntrack", "-F", check=False)
-
-
-def set_sysctls(values):
-    for k, v in values.items():
-        run("sysctl", "-qw", "net.netfilter.%s=%d" % (k, v))
 
 
 class Flow:
@@ -728,22 +673,6 @@ def special_scenarios():
          "S ACK across 2^32"),
     ])
     return out
-
-
-def write_fixture(doc, fh):
-    """Writes the JSON with one step per line, which keeps it small and
-    its diffs readable."""
-    head = {k: v for k, v in doc.items() if k != "scenarios"}
-    fh.write(json.dumps(head)[:-1] + ', "scenarios": [\n')
-    for i, sc in enumerate(doc["scenarios"]):
-        meta = {k: v for k, v in sc.items() if k != "steps"}
-        fh.write(json.dumps(meta)[:-1] + ', "steps": [\n')
-        steps = [" " + json.dumps(st, separators=(",", ":"))
-                 for st in sc["steps"]]
-        fh.write(",\n".join(steps))
-        fh.write("\n]}" + ("," if i + 1 < len(doc["scenarios"]) else "") +
-                 "\n")
-    fh.write("]}\n")
 
 
 def main():
