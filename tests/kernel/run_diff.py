@@ -271,10 +271,11 @@ def random_suite(a):
     # They are keyed by seed without --sctp (which makes other scenarios).
     known = load_known(a.known) if (a.known and not a.sctp) or a.known_given else {}
     xfail = sorted(s for s in bad if s in known)
-    # A "timing:" entry is a seed whose kernel answer varies between runs
-    # (a token due on the very jiffy): it may match or not.
+    # A "timing:" or "random:" entry is a seed whose kernel answer varies
+    # between runs (a token due on the very jiffy, a value the kernel draws
+    # at random): it may match or not.
     fixed = sorted(s for s in seeds if s in known and s not in bad and s not in inconclusive
-                   and not known[s].startswith('timing:'))
+                   and not known[s].startswith(('timing:', 'random:')))
     bad = [s for s in bad if s not in known]
     for s in xfail:
         print('XFAIL seed %d: %s' % (s, known[s]))

@@ -138,7 +138,7 @@ def main(argv=None):
     known = run_diff.load_known(a.known)
     xfail = sorted(s for s in bad if s in known)
     fixed = sorted(s for s in seeds if s in known and s not in bad and s not in inconclusive
-                   and not known[s].startswith('timing:'))
+                   and not known[s].startswith(('timing:', 'random:')))
     bad = [s for s in bad if s not in known]
     for s in xfail:
         print('XFAIL ext2 seed %d: %s' % (s, known[s]))
