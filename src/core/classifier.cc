@@ -25,6 +25,10 @@ namespace {
 // slots_ given by its offset and length; a length of kBigCount means the
 // offset numbers a Big record instead (leaves that long are rare).
 constexpr uint32_t kLeafRef = 1u << 31;
+// A node reference carries the node's field above its number, so a descent
+// picks the key it compares while the node itself is still being loaded.
+constexpr int kFieldShift = 28;
+constexpr uint32_t kNodeMask = (1u << kFieldShift) - 1;
 constexpr int kOffBits = 21;
 constexpr uint32_t kOffMask = (1u << kOffBits) - 1;
 constexpr uint32_t kBigCount = 1023;
@@ -33,11 +37,42 @@ constexpr int kFanout = 16;  // children per node: 15 thresholds
 
 enum : uint8_t { kTcp = 6, kUdp = 17, kIcmp = 1, kIcmpv6 = 58 };
 
-// CountLE counts the thresholds (sign-flipped, ascending) among the first
-// nthr that are <= key (sign-flipped): the child a key falls into.
-inline unsigned CountLE(const uint32_t* thr, uint32_t key, unsigned nthr) {
+// NodeOf is the node number of a node reference; FieldOf its field.
+inline uint32_t NodeOf(uint32_t ref) { return ref & kNodeMask; }
+inline uint32_t FieldOf(uint32_t ref) { return (ref >> kFieldShift) & 7; }
+
+}  // namespace
+
 #if defined(__SSE2__)
-  const __m128i k = _mm_set1_epi32(int(key));
+// KeyVectors holds each field of a key sign-flipped and broadcast, ready
+// for the threshold compares of ChildOf.
+struct KeyVectors {
+  __m128i f[8];
+  KeyVectors() = default;
+  explicit KeyVectors(const uint32_t* fields) {
+    for (int i = 0; i < kNumClsFields; ++i)
+      f[i] = _mm_set1_epi32(int(fields[i] ^ kSign));
+  }
+};
+#else
+struct KeyVectors {
+  uint32_t f[8];
+  KeyVectors() = default;
+  explicit KeyVectors(const uint32_t* fields) {
+    for (int i = 0; i < kNumClsFields; ++i) f[i] = fields[i] ^ kSign;
+  }
+};
+#endif
+
+namespace {
+
+#if defined(__SSE2__)
+// ChildOf is the child of a node a key falls into: the number of the
+// node's 15 thresholds (sign-flipped, ascending; unused ones are the
+// maximum) that are <= the key. A key equal to the maximum counts past the
+// used ones too, so a node repeats its last child in the unused slots (see
+// SetChild).
+inline unsigned ChildOf(const uint32_t* thr, __m128i k) {
   const __m128i* p = reinterpret_cast<const __m128i*>(thr);
   __m128i a = _mm_cmpgt_epi32(_mm_load_si128(p), k);
   __m128i b = _mm_cmpgt_epi32(_mm_load_si128(p + 1), k);
@@ -45,15 +80,19 @@ inline unsigned CountLE(const uint32_t* thr, uint32_t key, unsigned nthr) {
   __m128i d = _mm_cmpgt_epi32(_mm_load_si128(p + 3), k);
   __m128i packed =
       _mm_packs_epi16(_mm_packs_epi32(a, b), _mm_packs_epi32(c, d));
-  // Thresholds ascend, so the ones above the key are a run of high lanes.
-  const unsigned gt = unsigned(_mm_movemask_epi8(packed)) | (1u << nthr);
+  // Thresholds ascend, so the ones above the key are a run of high lanes;
+  // lane 15 is the node's meta word, not a threshold.
+  const unsigned gt =
+      (unsigned(_mm_movemask_epi8(packed)) & 0x7fffu) | 0x8000u;
   return unsigned(__builtin_ctz(gt));
-#else
-  unsigned j = 0;
-  while (j < nthr && int32_t(thr[j]) <= int32_t(key)) ++j;
-  return j;
-#endif
 }
+#else
+inline unsigned ChildOf(const uint32_t* thr, uint32_t key) {
+  unsigned j = 0;
+  while (j < 15 && int32_t(thr[j]) <= int32_t(key)) ++j;
+  return j;
+}
+#endif
 
 // ParseRange reads "a" or "a:b" (decimal).
 bool ParseRange(const std::string& s, uint32_t& lo, uint32_t& hi) {
@@ -616,7 +655,7 @@ uint32_t ChainIndex::Fill(std::vector<uint32_t>& ids, const Region& r,
     return MakeLeaf(ids.data(), uint32_t(n), dedup);
   std::vector<uint32_t>().swap(ids);
   const uint32_t idx = uint32_t(nodes_.size());
-  if (idx >= kLeafRef) throw std::length_error("rule index too large");
+  if (idx > kNodeMask) throw std::length_error("rule index too large");
   nodes_.emplace_back();
   {
     Node& node = nodes_[idx];
@@ -630,20 +669,27 @@ uint32_t ChainIndex::Fill(std::vector<uint32_t>& ids, const Region& r,
     if (j > 0) cr.lo[best_field] = best_thr[j - 1];
     if (j < best_thr.size()) cr.hi[best_field] = best_thr[j] - 1;
     const uint32_t ref = Fill(children[j], cr, depth + 1, dedup);
-    nodes_[idx].child[j] = ref;  // nodes_ may have moved meanwhile
+    SetChild(nodes_[idx], unsigned(j), ref);  // nodes_ may have moved
   }
-  return idx;
+  return idx | uint32_t(best_field) << kFieldShift;
+}
+
+void ChainIndex::SetChild(Node& n, unsigned j, uint32_t ref) {
+  const unsigned nthr = n.meta >> 3;
+  if (j < nthr)
+    n.child[j] = ref;
+  else
+    std::fill(n.child + nthr, n.child + 16, ref);
 }
 
 // Descend follows one tree from ref to its leaf. The loop keeps the node
 // reference in a register; the CPU runs the descents of different trees
 // (independent load chains) side by side.
 [[gnu::always_inline]] inline uint32_t ChainIndex::Descend(
-    uint32_t ref, const PacketKey& k) const {
+    uint32_t ref, const KeyVectors& kv) const {
   while (!(ref & kLeafRef)) {
-    const Node& n = nodes_[ref];
-    const uint32_t meta = n.meta;
-    ref = n.child[CountLE(n.thr, k.f[meta & 7] ^ kSign, meta >> 3)];
+    const Node& n = nodes_[NodeOf(ref)];
+    ref = n.child[ChildOf(n.thr, kv.f[FieldOf(ref)])];
   }
   return ref;
 }
@@ -652,8 +698,9 @@ void ChainIndex::PrepareCursor(const PacketKey& k, ClsCursor& c) const {
   c.ready = true;
   c.in_mask = in_pats_.size() > 1 ? PatternMask(in_pats_, k.in) : 1;
   c.out_mask = out_pats_.size() > 1 ? PatternMask(out_pats_, k.out) : 1;
+  const KeyVectors kv(k.f);
   for (int t = 0; t < ClsCursor::kMaxTrees; ++t) {
-    LeafOf(Descend(trees_[t].root, k), c.leaf[t], c.n[t]);
+    LeafOf(Descend(trees_[t].root, kv), c.leaf[t], c.n[t]);
     c.pos[t] = 0;
   }
 }
@@ -704,6 +751,8 @@ void ChainIndex::NextBurst(const PacketKey* const* keys,
   for (size_t base = 0; base < n; base += kChunk) {
     const size_t m = std::min(kChunk, n - base);
     uint32_t leaf[kT][kChunk];
+    KeyVectors kv[kChunk];
+    for (size_t j = 0; j < m; ++j) kv[j] = KeyVectors(keys[base + j]->f);
     for (size_t j = 0; j < m; ++j) {
       ClsCursor& c = *cursors[base + j];
       const PacketKey& k = *keys[base + j];
@@ -721,11 +770,10 @@ void ChainIndex::NextBurst(const PacketKey* const* keys,
         more = false;
         for (size_t j = 0; j < m; ++j) {
           if (r[j] & kLeafRef) continue;
-          const Node& nd = nodes_[r[j]];
-          const uint32_t meta = nd.meta;
-          const uint32_t next = nd.child[CountLE(
-              nd.thr, keys[base + j]->f[meta & 7] ^ kSign, meta >> 3)];
-          __builtin_prefetch(&nodes_[next & ~kLeafRef]);
+          const Node& nd = nodes_[NodeOf(r[j])];
+          const uint32_t next = nd.child[ChildOf(nd.thr, kv[j].f[FieldOf(r[j])])];
+          __builtin_prefetch(&nodes_[NodeOf(next)]);
+          __builtin_prefetch(nodes_[NodeOf(next)].child);
           r[j] = next;
           more |= !(next & kLeafRef);
         }
@@ -794,7 +842,7 @@ uint32_t ChainIndex::AddTo(uint32_t ref, const Region& r, int depth,
     }
     return ReplaceLeaf(ref, v);
   }
-  const uint32_t idx = ref;
+  const uint32_t idx = NodeOf(ref);
   const int f = int(nodes_[idx].meta & 7);
   const unsigned nthr = nodes_[idx].meta >> 3;
   uint32_t thr[15];
@@ -806,9 +854,9 @@ uint32_t ChainIndex::AddTo(uint32_t ref, const Region& r, int depth,
     if (j < nthr) cr.hi[f] = thr[j] - 1;
     if (b < cr.lo[f] || a > cr.hi[f]) continue;
     const uint32_t child = AddTo(nodes_[idx].child[j], cr, depth + 1, id);
-    nodes_[idx].child[j] = child;
+    SetChild(nodes_[idx], j, child);
   }
-  return idx;
+  return ref;
 }
 
 uint32_t ChainIndex::RemoveFrom(uint32_t ref, const Region& r, uint32_t id) {
@@ -822,7 +870,7 @@ uint32_t ChainIndex::RemoveFrom(uint32_t ref, const Region& r, uint32_t id) {
     v.erase(it);
     return ReplaceLeaf(ref, v);
   }
-  const uint32_t idx = ref;
+  const uint32_t idx = NodeOf(ref);
   const int f = int(nodes_[idx].meta & 7);
   const unsigned nthr = nodes_[idx].meta >> 3;
   const uint32_t a = Lo(id, f), b = Hi(id, f);
@@ -831,9 +879,9 @@ uint32_t ChainIndex::RemoveFrom(uint32_t ref, const Region& r, uint32_t id) {
     if (j > 0) cr.lo[f] = nodes_[idx].thr[j - 1] ^ kSign;
     if (j < nthr) cr.hi[f] = (nodes_[idx].thr[j] ^ kSign) - 1;
     if (b < cr.lo[f] || a > cr.hi[f]) continue;
-    nodes_[idx].child[j] = RemoveFrom(nodes_[idx].child[j], cr, id);
+    SetChild(nodes_[idx], j, RemoveFrom(nodes_[idx].child[j], cr, id));
   }
-  return idx;
+  return ref;
 }
 
 void ChainIndex::Compact() {
@@ -960,7 +1008,7 @@ ChainIndex::Stats ChainIndex::GetStats() const {
         continue;
       }
       ++st.nodes;
-      const Node& nd = nodes_[it.ref];
+      const Node& nd = nodes_[NodeOf(it.ref)];
       for (unsigned j = 0; j <= (nd.meta >> 3); ++j)
         stack.push_back({nd.child[j], it.depth + 1});
     }

@@ -56,7 +56,8 @@ struct PacketKey {
   uint64_t in[2], out[2];
 };
 
-struct Interface;  // core/host.h
+struct Interface;   // core/host.h
+struct KeyVectors;  // classifier.cc: a key prepared for tree descents
 
 // PadIfName copies what IfaceMatches compares of an interface's name (up to
 // the first NUL, at most IFNAMSIZ - 1 characters, NUL padded; nullptr: the
@@ -214,7 +215,8 @@ class ChainIndex {
   static Region FullRegion();
   int TreeOf(const RuleBox& b) const;
   bool Contains(const Packed& b, const PacketKey& k, const ClsCursor& c) const;
-  uint32_t Descend(uint32_t ref, const PacketKey& k) const;
+  uint32_t Descend(uint32_t ref, const KeyVectors& kv) const;
+  static void SetChild(Node& n, unsigned j, uint32_t ref);
   void PrepareCursor(const PacketKey& k, ClsCursor& c) const;
   void LeafOf(uint32_t ref, const Packed*& boxes, uint32_t& n) const;
   uint32_t MakeLeaf(const uint32_t* ids, uint32_t n, LeafDedup* dedup);
