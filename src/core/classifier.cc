@@ -760,23 +760,34 @@ void ChainIndex::NextBurst(const PacketKey* const* keys,
       c.in_mask = in_pats_.size() > 1 ? PatternMask(in_pats_, k.in) : 1;
       c.out_mask = out_pats_.size() > 1 ? PatternMask(out_pats_, k.out) : 1;
     }
-    // Tree by tree, every packet moves down one level per round, so the
-    // loads of a round are independent and their cache misses overlap.
+    // Tree by tree, every packet still descending moves down one level per
+    // round, so the loads of a round are independent and their cache misses
+    // overlap; packets that reached their leaf leave the round's list.
+    const uintptr_t base_addr = reinterpret_cast<uintptr_t>(nodes_.data());
     for (int t = 0; t < kT; ++t) {
       uint32_t* r = leaf[t];
-      for (size_t j = 0; j < m; ++j) r[j] = trees_[t].root;
-      bool more = !(trees_[t].root & kLeafRef);
-      while (more) {
-        more = false;
-        for (size_t j = 0; j < m; ++j) {
-          if (r[j] & kLeafRef) continue;
+      const uint32_t root = trees_[t].root;
+      for (size_t j = 0; j < m; ++j) r[j] = root;
+      if (root & kLeafRef) continue;
+      uint8_t act[kChunk];
+      for (size_t j = 0; j < m; ++j) act[j] = uint8_t(j);
+      for (size_t na = m; na > 0;) {
+        size_t w = 0;
+        for (size_t a = 0; a < na; ++a) {
+          const size_t j = act[a];
           const Node& nd = nodes_[NodeOf(r[j])];
-          const uint32_t next = nd.child[ChildOf(nd.thr, kv[j].f[FieldOf(r[j])])];
-          __builtin_prefetch(&nodes_[NodeOf(next)]);
-          __builtin_prefetch(nodes_[NodeOf(next)].child);
+          const uint32_t next =
+              nd.child[ChildOf(nd.thr, kv[j].f[FieldOf(r[j])])];
+          // Both lines of the next node (for a leaf, a harmless address:
+          // a prefetch does not fault).
+          const uintptr_t nn = base_addr + uintptr_t(NodeOf(next)) * sizeof(Node);
+          __builtin_prefetch(reinterpret_cast<const void*>(nn));
+          __builtin_prefetch(reinterpret_cast<const void*>(nn + 64));
           r[j] = next;
-          more |= !(next & kLeafRef);
+          act[w] = uint8_t(j);
+          w += !(next & kLeafRef);
         }
+        na = w;
       }
     }
     // Then each stage touches what the previous one prefetched: the leaf
