@@ -16,6 +16,12 @@ uint16_t CsumFold(uint32_t sum) {
   return uint16_t(~sum);
 }
 
+bool NfIpChecksumOk(const uint8_t* p, size_t len, uint32_t pseudo) {
+  uint64_t sum = uint64_t(CsumPartial(p, len, pseudo)) + 0xffff;
+  while (sum >> 32) sum = (sum & 0xffffffff) + (sum >> 32);
+  return CsumFold(uint32_t(sum)) == 0;
+}
+
 uint16_t IpChecksum(const uint8_t* p, size_t len) {
   return CsumFold(CsumPartial(p, len, 0));
 }

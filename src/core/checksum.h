@@ -10,6 +10,13 @@ namespace netfence::core {
 uint32_t CsumPartial(const uint8_t* p, size_t len, uint32_t sum);
 // CsumFold folds an accumulator to 16 bits and complements it.
 uint16_t CsumFold(uint32_t sum);
+// NfIpChecksumOk is nf_ip_checksum's verdict on an IPv4 packet's payload of
+// len bytes at p (pseudo: its pseudo header sum, 0 for protocols without
+// one). The kernel sums from the IPv4 header on (skb->data is the network
+// header at every hook), and a header with a valid checksum adds one's
+// complement -0 (0xffff): that changes nothing, except that a payload
+// summing to +0 (all zero, or empty) without a pseudo header passes.
+bool NfIpChecksumOk(const uint8_t* p, size_t len, uint32_t pseudo);
 // IpChecksum is the IPv4 header checksum of len bytes (0 when valid).
 uint16_t IpChecksum(const uint8_t* p, size_t len);
 // DecreaseTtl decrements an IPv4 TTL and updates the header checksum the

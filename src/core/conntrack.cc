@@ -115,8 +115,10 @@ bool L4ChecksumOk(const Packet& skb, unsigned dataoff, uint8_t proto) {
   const uint32_t len = uint32_t(d.size() - dataoff);
   uint32_t sum;
   if (skb.family == Family::kIPv4) {
-    if (proto == kProtoIcmp) return IpChecksum(d.data() + dataoff, len) == 0;
-    sum = PseudoHeaderV4(d.data() + 12, d.data() + 16, proto, len);
+    sum = proto == kProtoIcmp
+              ? 0
+              : PseudoHeaderV4(d.data() + 12, d.data() + 16, proto, len);
+    return NfIpChecksumOk(d.data() + dataoff, len, sum);
   } else {
     sum = PseudoHeaderV6(d.data() + 8, d.data() + 24, proto, len);
   }

@@ -61,7 +61,7 @@ bool ChecksumOkV4(const std::vector<uint8_t>& d, size_t off, uint8_t proto) {
   if (proto == kProtoTcp || proto == kProtoUdp)
     pseudo = PseudoHeaderV4(d.data() + 12, d.data() + 16, proto,
                             uint32_t(d.size() - off));
-  return ChecksumOk(d, off, pseudo);
+  return NfIpChecksumOk(d.data() + off, d.size() - off, pseudo);
 }
 
 bool ChecksumOkV6(const std::vector<uint8_t>& d, size_t off, uint8_t proto) {

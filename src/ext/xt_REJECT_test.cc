@@ -314,6 +314,12 @@ TEST(IcmpUnreachV4, Silences) {
   EXPECT_FALSE(
       IcmpUnreachV4(Ip4(99, {0xff, 0xff, 0xff, 0xff}), 2, Ip("10.0.0.1"))
           .empty());
+  // nf_ip_checksum sums from the IPv4 header, whose valid checksum adds
+  // -0: a payload of zeros (+0) passes, as does an empty one. Kernel-checked
+  // (random kernel-diff seed 3289: a 2-byte ICMP header 00 00 REJECTed).
+  EXPECT_FALSE(IcmpUnreachV4(Ip4(1, {0, 0}), 3, Ip("10.0.0.1")).empty());
+  EXPECT_FALSE(IcmpUnreachV4(Ip4(99, {}), 2, Ip("10.0.0.1")).empty());
+  EXPECT_TRUE(IcmpUnreachV4(Ip4(1, {0, 1}), 3, Ip("10.0.0.1")).empty());
   // GRE carries no checksum nf_reject verifies.
   EXPECT_FALSE(IcmpUnreachV4(Ip4(47, {0, 1, 2, 3}), 2, Ip("10.0.0.1")).empty());
   EXPECT_TRUE(IcmpUnreachV4(Ip4(47, {0, 1, 2, 3}, 0, 0x0002), 2, Ip("10.0.0.1"))
