@@ -191,8 +191,10 @@ void NetStack::Input(Run& run, Packet pkt, const Interface* in,
 // ip6_forward's source check for a packet that leaves by another device
 // than the one it came in on (the same device takes the redirect branch,
 // which checks nothing): the unspecified address, a multicast or loopback
-// one is dropped silently, a link-local one too (the kernel also sends an
-// ICMPv6 "beyond scope of source address" error, not modelled).
+// one is dropped silently, a link-local one too. (For a link-local source
+// the kernel also sends an ICMPv6 "beyond scope of source address" error:
+// the stack's own error, like time-exceeded for an exhausted hop limit,
+// which the contract leaves out and netfence does not emit.)
 static bool ForwardableSource6(const Packet& pkt, const Interface* in,
                                const Route& rt) {
   if (in == nullptr || rt.dev == nullptr || in->ifindex == rt.dev->ifindex)
