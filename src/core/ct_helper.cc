@@ -255,6 +255,7 @@ Verdict CtHelpers::Help(const CtHelperPacket& p) {
     RefuseNat(ct, "nf_nat_snmp_basic");
     return Broadcast(p, snmp_timeout);
   }
+  if (name == "pptp" || name == "irc") return GateTcp(p, protoff);
   // Any other helper parses payloads in ways not modelled here; a packet
   // without one (a bare TCP segment) cannot make it do anything.
   const uint8_t proto = ct.tuple[kDirOriginal].proto;
@@ -264,6 +265,41 @@ Verdict CtHelpers::Help(const CtHelperPacket& p) {
   if (p.skb->data.size() > protoff + hdr)
     NotModelled(ct, "its payload parsing");
   return Verdict::kAccept;
+}
+
+// GateTcp takes the pptp and irc helpers as far as their first test of the
+// payload. Most packets stop there with nothing done (no PPTP control
+// header, no DCC request), which is what the kernel does too; a packet that
+// gets past it would be parsed in ways not modelled, and is refused.
+Verdict CtHelpers::GateTcp(const CtHelperPacket& p, unsigned protoff) {
+  const Conn& ct = *p.ct;
+  // Both look only once traffic went both ways; irc only at the client's.
+  if (p.ctinfo != CtInfo::kEstablished && p.ctinfo != CtInfo::kEstablishedReply)
+    return Verdict::kAccept;
+  if (ct.helper == "irc" && p.ctinfo == CtInfo::kEstablishedReply)
+    return Verdict::kAccept;
+  const Packet& skb = *p.skb;
+  const uint8_t* th = skb.HeaderPointer(protoff, 20);
+  if (th == nullptr) return Verdict::kAccept;
+  const size_t dataoff = protoff + (th[12] >> 4) * 4u;
+  if (ct.helper == "pptp") {
+    // conntrack_pptp_help: a PPTP header (length, type, magic cookie) of
+    // a control message (type 1, cookie 0x1a2b3c4d), or nothing happens.
+    const uint8_t* h = skb.HeaderPointer(dataoff, 8);
+    if (h == nullptr || Load16(h + 2) != 1 || Load32(h + 4) != 0x1a2b3c4d)
+      return Verdict::kAccept;
+    NotModelled(ct, "a PPTP control message (call tracking, GRE expectations)");
+  }
+  // irc's help: a DCC request ("\1DCC ") starting before the last 24 bytes
+  // of the payload, or nothing happens.
+  if (dataoff >= skb.data.size()) return Verdict::kAccept;
+  const std::string_view data(
+      reinterpret_cast<const char*>(skb.data.data()) + dataoff,
+      skb.data.size() - dataoff);
+  const size_t at = data.find("\1DCC ");
+  if (at == std::string_view::npos || at + 24 >= data.size())
+    return Verdict::kAccept;
+  NotModelled(ct, "an IRC DCC request (its expectation)");
 }
 
 Verdict CtHelpers::Ftp(const CtHelperPacket& p, unsigned protoff) {

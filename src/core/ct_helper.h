@@ -81,6 +81,7 @@ class CtHelpers {
     uint8_t num[2] = {0, 0};
   };
   Verdict Ftp(const CtHelperPacket& p, unsigned protoff);
+  Verdict GateTcp(const CtHelperPacket& p, unsigned protoff);
   Verdict Tftp(const CtHelperPacket& p, unsigned protoff);
   Verdict Broadcast(const CtHelperPacket& p, double timeout);
   CtExpectTable exp_;

@@ -296,5 +296,47 @@ TEST(CtHelpers, UnmodelledHelperWithPayloadFailsLoudly) {
   EXPECT_THROW(Replay("ftp_active", rules), std::runtime_error);
 }
 
+// HelpTcp runs helper `name` on an established TCP segment carrying payload
+// (original direction unless reply).
+Verdict HelpTcp(const char* name, const std::string& payload,
+                bool reply = false) {
+  Conn ct;
+  ct.helper = name;
+  ct.tuple[kDirOriginal].proto = 6;
+  Packet skb;
+  skb.family = Family::kIPv4;
+  skb.data.assign(40, 0);
+  skb.data[0] = 0x45;
+  skb.data[9] = 6;
+  skb.data[32] = 0x50;  // TCP data offset 5
+  skb.data.insert(skb.data.end(), payload.begin(), payload.end());
+  CtHelperPacket p;
+  p.skb = &skb;
+  p.ct = &ct;
+  p.ctinfo = reply ? CtInfo::kEstablishedReply : CtInfo::kEstablished;
+  CtHelpers h;
+  return h.Help(p);
+}
+
+TEST(CtHelpers, PptpAndIrcWithoutTheirMessagesDoNothing) {
+  const std::string text = "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
+  EXPECT_EQ(HelpTcp("pptp", text), Verdict::kAccept);
+  EXPECT_EQ(HelpTcp("pptp", std::string("\0\x9c\0\x02\x1a\x2b\x3c\x4d", 8)),
+            Verdict::kAccept);  // a management message, not control
+  EXPECT_EQ(HelpTcp("irc", text), Verdict::kAccept);
+  // A DCC request too close to the end is not looked at; one from the
+  // server neither.
+  EXPECT_EQ(HelpTcp("irc", "PRIVMSG x :\1DCC SEND f 1 2\1\n"), Verdict::kAccept);
+  const std::string dcc = "PRIVMSG bob :\1DCC SEND file 3232235521 5000 10\1\n";
+  EXPECT_EQ(HelpTcp("irc", dcc, true), Verdict::kAccept);
+}
+
+TEST(CtHelpers, PptpControlAndIrcDccFailLoudly) {
+  const std::string ctl("\0\x9c\0\x01\x1a\x2b\x3c\x4d\0\x01\0\0", 12);
+  EXPECT_THROW(HelpTcp("pptp", ctl), std::runtime_error);
+  const std::string dcc = "PRIVMSG bob :\1DCC SEND file 3232235521 5000 10\1\n";
+  EXPECT_THROW(HelpTcp("irc", dcc), std::runtime_error);
+}
+
 }  // namespace
 }  // namespace netfence::core
