@@ -124,6 +124,7 @@ struct ClsCursor {
   void Reset() { ready = false; }
   bool ready = false;
   bool exact;  // the candidate Next returned last has an exact box
+  uint8_t lazy;  // trees not descended yet (ChainIndex::lazy_)
   uint64_t in_mask, out_mask;  // patterns the interfaces match
   const ClsBox* leaf[kMaxTrees];
   uint32_t pos[kMaxTrees], n[kMaxTrees];
@@ -218,6 +219,8 @@ class ChainIndex {
   uint32_t Descend(uint32_t ref, const KeyVectors& kv) const;
   static void SetChild(Node& n, unsigned j, uint32_t ref);
   void PrepareCursor(const PacketKey& k, ClsCursor& c) const;
+  void InitCursor(const PacketKey& k, ClsCursor& c) const;
+  void DescendLazy(int t, const PacketKey& k, ClsCursor& c) const;
   void LeafOf(uint32_t ref, const Packed*& boxes, uint32_t& n) const;
   uint32_t MakeLeaf(const uint32_t* ids, uint32_t n, LeafDedup* dedup);
   uint32_t ReplaceLeaf(uint32_t old, std::vector<uint32_t>& v);
@@ -257,6 +260,8 @@ class ChainIndex {
   // Trees whose root is a node (the others need no descent).
   uint8_t active_[ClsCursor::kMaxTrees] = {};
   int nactive_ = 0;
+  // Trees a cursor descends only when Next reaches them (see SortTrees).
+  uint8_t lazy_ = 0;
   // Interface patterns seen in the chain; entry 0 is "any interface".
   std::vector<Pattern> in_pats_, out_pats_;
 };
