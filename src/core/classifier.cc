@@ -291,7 +291,7 @@ ChainIndex::Packed ChainIndex::Pack(const RuleBox& b, int tree, uint32_t id) {
   p.in_pat = b.in_pat;
   p.out_pat = b.out_pat;
   p.meta = id | uint32_t(b.frag_ok & 3) << 24 | (b.exact ? kExactBit : 0) |
-           uint32_t(tree) << 27;
+           uint32_t(tree) << 27 | uint32_t(b.verdict & 3) << kVerdictShift;
   return p;
 }
 
@@ -426,6 +426,10 @@ RuleBox ChainIndex::BoxFor(const Rule& r) {
   if (indexed) b.frag_ok &= 1;
   // Only IPv4 boxes are trusted as exact (see Exact()).
   b.exact = exact && !v6;
+  if (b.exact && r.kind == TargetKind::kStandard) {
+    if (r.verdict == Verdict::kAccept) b.verdict = 1;
+    if (r.verdict == Verdict::kDrop) b.verdict = 2;
+  }
   return b;
 }
 
@@ -754,6 +758,7 @@ uint32_t ChainIndex::Next(uint32_t i, const PacketKey& k, ClsCursor& c) const {
       if (id >= i && Contains(b, k, c)) {
         best = id;
         c.exact = b.meta & kExactBit;
+        c.verdict = uint8_t(b.meta >> kVerdictShift);
         break;
       }
     }

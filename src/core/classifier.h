@@ -93,6 +93,10 @@ struct RuleBox {
   // prefixes and plain fields, its matches at most one tcp / udp port match
   // and comments). Informational: the walk verifies every candidate anyway.
   bool exact = false;
+  // An exact rule's verdict when it ends the walk: 1 ACCEPT, 2 DROP (a
+  // plain -j ACCEPT / DROP), else 0. Lets a decided packet skip the rule's
+  // action (a cache miss in large chains).
+  uint8_t verdict = 0;
 };
 
 // ClassifierOptions tunes index construction.
@@ -124,6 +128,7 @@ struct ClsCursor {
   void Reset() { ready = false; }
   bool ready = false;
   bool exact;  // the candidate Next returned last has an exact box
+  uint8_t verdict;  // and its RuleBox::verdict
   uint8_t lazy;  // trees not descended yet (ChainIndex::lazy_)
   uint64_t in_mask, out_mask;  // patterns the interfaces match
   const ClsBox* leaf[kMaxTrees];
@@ -182,6 +187,7 @@ class ChainIndex {
  private:
   static constexpr uint32_t kIdMask = (1u << 24) - 1;
   static constexpr uint32_t kExactBit = 1u << 26;
+  static constexpr int kVerdictShift = 29;
   using Packed = ClsBox;
   // Node is an inner node: up to 15 thresholds (sign bit flipped for
   // signed SIMD compares; unused ones are the maximum) cut one field into

@@ -356,8 +356,12 @@ void TableRuntime::RunBurst(Hook h, XtParams* const* ps, const PktInfo* pis,
     for (size_t i = 0; i < k; ++i) {
       if (first[i] >= rules.size()) continue;
       if (sh != nullptr) __builtin_prefetch(&sh[chain_off_[chain] + first[i]]);
+      if (opts_.trust_exact && cursors[i]->exact) {
+        if (cursors[i]->verdict == 0)
+          __builtin_prefetch(&actions_[chain][first[i]]);
+        continue;
+      }
       __builtin_prefetch(&actions_[chain][first[i]]);
-      if (opts_.trust_exact && cursors[i]->exact) continue;
       const char* r = reinterpret_cast<const char*>(&rules[first[i]]);
       for (size_t off = 0; off < sizeof(Rule); off += 64)
         __builtin_prefetch(r + off);
@@ -493,6 +497,14 @@ Decision TableRuntime::Walk(Hook h, XtParams& p, const PktInfo& pi,
     else
       counters_[chain][rule].Add(p.skb->data.size());
     if (visitor) visitor->Hit(*table_, chain, rule);
+    if (ix != nullptr && opts_.trust_exact && cur.exact && cur.verdict != 0) {
+      // The box carries the rule's plain ACCEPT / DROP: its action (a
+      // cache miss in a large chain) need not be read.
+      d.verdict = cur.verdict == 1 ? Verdict::kAccept : Verdict::kDrop;
+      d.chain = chain;
+      d.rule = rule;
+      return d;
+    }
     const Action& act = actions_[chain][rule];
     switch (act.kind) {
       case TargetKind::kNone:
