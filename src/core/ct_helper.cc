@@ -205,6 +205,10 @@ void RefuseNat(const Conn& ct, const char* nat_helper) {
 // The expectation policies of the modelled helpers (max_expected, timeout).
 constexpr CtExpectPolicy kFtpPolicy{1, 300};
 constexpr CtExpectPolicy kTftpPolicy{1, 300};
+constexpr CtExpectPolicy kSanePolicy{1, 300};
+constexpr CtExpectPolicy kAmandaPolicy{3, 180};
+// nf_conntrack_amanda's master_timeout: a reply refreshes the entry to it.
+constexpr double kAmandaMasterTimeout = 300;
 
 // FullMask is an exact source address of the family.
 Addr FullMask(Family f) {
@@ -239,6 +243,7 @@ bool CtHelpers::Adopt(Conn& ct, double now) {
 void CtHelpers::Forget(const Conn* ct) {
   if (!exp_.empty()) exp_.RemoveMaster(ct);
   if (!ftp_.empty()) ftp_.erase(ct);
+  if (!sane_.empty()) sane_.erase(ct);
 }
 
 Verdict CtHelpers::Help(const CtHelperPacket& p) {
@@ -256,6 +261,8 @@ Verdict CtHelpers::Help(const CtHelperPacket& p) {
     return Broadcast(p, snmp_timeout);
   }
   if (name == "pptp" || name == "irc") return GateTcp(p, protoff);
+  if (name == "sane") return Sane(p, protoff);
+  if (name == "amanda") return Amanda(p, protoff);
   // Any other helper parses payloads in ways not modelled here; a packet
   // without one (a bare TCP segment) cannot make it do anything.
   const uint8_t proto = ct.tuple[kDirOriginal].proto;
@@ -300,6 +307,100 @@ Verdict CtHelpers::GateTcp(const CtHelperPacket& p, unsigned protoff) {
   if (at == std::string_view::npos || at + 24 >= data.size())
     return Verdict::kAccept;
   NotModelled(ct, "an IRC DCC request (its expectation)");
+}
+
+// TcpPayload is the payload of a TCP segment (empty when there is none or
+// the header cannot be read).
+std::string_view TcpPayload(const Packet& skb, unsigned protoff) {
+  const uint8_t* th = skb.HeaderPointer(protoff, 20);
+  if (th == nullptr) return {};
+  const size_t dataoff = protoff + (th[12] >> 4) * 4u;
+  if (dataoff >= skb.data.size()) return {};
+  return {reinterpret_cast<const char*>(skb.data.data()) + dataoff,
+          skb.data.size() - dataoff};
+}
+
+// DataExpectation is what sane and amanda expect: a TCP connection from the
+// client's address (any port) to the server's address and port.
+CtExpectation DataExpectation(Conn& ct, uint16_t port) {
+  const Tuple& o = ct.tuple[kDirOriginal];
+  CtExpectation e;
+  e.tuple.family = o.family;
+  e.tuple.proto = kTcp;
+  e.tuple.src = o.src;
+  e.tuple.dst = o.dst;
+  e.tuple.dport = port;
+  e.src_mask = FullMask(o.family);
+  e.master = &ct;
+  e.zone = ct.zone;
+  return e;
+}
+
+// Sane is nf_conntrack_sane: a client's SANE_NET_START request (an 8-byte
+// RPC, code 7) makes the server's next reply, when it reports success,
+// announce the data port.
+Verdict CtHelpers::Sane(const CtHelperPacket& p, unsigned protoff) {
+  if (p.ctinfo != CtInfo::kEstablished && p.ctinfo != CtInfo::kEstablishedReply)
+    return Verdict::kAccept;
+  const std::string_view data = TcpPayload(*p.skb, protoff);
+  if (data.empty()) return Verdict::kAccept;
+  const auto* d = reinterpret_cast<const uint8_t*>(data.data());
+  Conn& ct = *p.ct;
+  if (p.ctinfo == CtInfo::kEstablished) {
+    if (data.size() == 8) sane_[&ct] = Load32(d) == 7;
+    return Verdict::kAccept;
+  }
+  auto it = sane_.find(&ct);
+  if (it == sane_.end() || !it->second) return Verdict::kAccept;
+  it->second = false;
+  // status (4 bytes, 0 = success), zero (2), port (2).
+  if (data.size() < 8 || Load32(d) != 0 || Load16(d + 4) != 0)
+    return Verdict::kAccept;
+  return exp_.Related(DataExpectation(ct, Load16(d + 6)), kSanePolicy,
+                      p.now) == 0
+             ? Verdict::kAccept
+             : Verdict::kDrop;
+}
+
+// Amanda is nf_conntrack_amanda: a reply from the client refreshes the
+// entry to the master timeout; a "CONNECT " line in it announces up to
+// three ports (DATA, MESG, INDEX), each expected from the server side.
+Verdict CtHelpers::Amanda(const CtHelperPacket& p, unsigned protoff) {
+  const bool reply = p.ctinfo == CtInfo::kEstablishedReply;
+  if (!reply) return Verdict::kAccept;
+  Conn& ct = *p.ct;
+  if (!(ct.status & kIpsFixedTimeout)) ct.expires = p.now + kAmandaMasterTimeout;
+  const Packet& skb = *p.skb;
+  const size_t dataoff = protoff + 8;
+  if (dataoff >= skb.data.size()) return Verdict::kAccept;
+  const std::string_view data(
+      reinterpret_cast<const char*>(skb.data.data()) + dataoff,
+      skb.data.size() - dataoff);
+  size_t start = data.find("CONNECT ");
+  if (start == std::string_view::npos) return Verdict::kAccept;
+  start += 8;
+  const size_t nl = data.find('\n', start);
+  if (nl == std::string_view::npos) return Verdict::kAccept;
+  const std::string_view line = data.substr(start, nl - start);
+  Verdict ret = Verdict::kAccept;
+  for (const std::string_view key : {"DATA ", "MESG ", "INDEX "}) {
+    size_t off = line.find(key);
+    if (off == std::string_view::npos) continue;
+    off += key.size();
+    // simple_strtoul over at most 5 characters, the value cut to 16 bits.
+    unsigned long v = 0;
+    size_t n = 0;
+    while (off + n < line.size() && n < 5 && line[off + n] >= '0' &&
+           line[off + n] <= '9')
+      v = v * 10 + unsigned(line[off + n++] - '0');
+    const uint16_t port = uint16_t(v);
+    if (port == 0) break;
+    if (ct.tuple[kDirOriginal].family == Family::kIPv4)
+      RefuseNat(ct, "nf_nat_amanda");
+    if (exp_.Related(DataExpectation(ct, port), kAmandaPolicy, p.now) != 0)
+      ret = Verdict::kDrop;
+  }
+  return ret;
 }
 
 Verdict CtHelpers::Ftp(const CtHelperPacket& p, unsigned protoff) {

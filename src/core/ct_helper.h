@@ -82,10 +82,15 @@ class CtHelpers {
   };
   Verdict Ftp(const CtHelperPacket& p, unsigned protoff);
   Verdict GateTcp(const CtHelperPacket& p, unsigned protoff);
+  Verdict Sane(const CtHelperPacket& p, unsigned protoff);
+  Verdict Amanda(const CtHelperPacket& p, unsigned protoff);
   Verdict Tftp(const CtHelperPacket& p, unsigned protoff);
   Verdict Broadcast(const CtHelperPacket& p, double timeout);
   CtExpectTable exp_;
   std::unordered_map<const Conn*, FtpState> ftp_;
+  // sane: connections whose client asked SANE_NET_START last
+  // (nf_ct_sane_master's state).
+  std::unordered_map<const Conn*, bool> sane_;
 };
 
 }  // namespace netfence::core

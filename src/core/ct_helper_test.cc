@@ -292,7 +292,7 @@ TEST(CtHelpers, NatWithoutAnnouncementsIsFine) {
 TEST(CtHelpers, UnmodelledHelperWithPayloadFailsLoudly) {
   const std::string rules =
       "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
-      "-A PREROUTING -p tcp --dport 21 -j CT --helper sane\nCOMMIT\n";
+      "-A PREROUTING -p tcp --dport 21 -j CT --helper Q.931\nCOMMIT\n";
   EXPECT_THROW(Replay("ftp_active", rules), std::runtime_error);
 }
 

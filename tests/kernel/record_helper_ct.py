@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Conntrack helpers (ftp, tftp, netbios-ns) and their expectations: records
+"""Conntrack helpers (ftp, tftp, netbios-ns, sane, amanda; pptp and irc where
+they do nothing) and their expectations: records
 the kernel's answers and checks netfence simulate against them.
 
 Each scenario is a directory under tests/fixtures/helper_ct/ (host.json,
@@ -9,6 +10,8 @@ packets per conntrack state (NEW, ESTABLISHED, RELATED, INVALID, -m helper,
 --ctstatus EXPECTED), and packet exchanges: FTP control connections with
 PORT, EPRT, 227 (PASV) and 229 (EPSV), then their data connections; a TFTP
 read request and its transfer; a NetBIOS name query broadcast and answers;
+SANE_NET_START and its reply; amanda's CONNECT line and its refresh of the
+entry; pptp and irc connections whose payloads those helpers leave alone;
 and the cases the helpers refuse (no helper, an address other than the
 sender's, a command not at a line start, a partial command, a second
 command replacing the first, a reused expectation, an expired one).
@@ -30,6 +33,7 @@ import ipaddress
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -329,6 +333,78 @@ def scenarios():
     sc.known = nb_known
     sc.add(None, gs.pkt_bytes(4, HOST_LAN, '10.0.0.255', 'udp', 40139, 137, payload=nbq),
            local=True)
+
+    # sane: a SANE_NET_START request (RPC code 7) and the server's successful
+    # reply announce the port of the client's data connection.
+    def sane(name, doc, code=7, status=0, zero=0, data=True):
+        sc = Scenario(name, rules('sane', '-p tcp --dport 6566'), doc)
+        out.append(sc)
+        t = Tcp(sc, CLIENT, 40100, SERVER, 6566)
+        t.handshake()
+        t.send('c', 'PA', struct.pack('>II', code, 0))
+        t.send('s', 'PA', struct.pack('>IHH', status, zero, 8080) + b'scanner\x00')
+        t.send('c', 'A')
+        if data:
+            Tcp(sc, CLIENT, 40101, SERVER, 8080, isn=(3000, 8000)).handshake()
+    sane('sane_start', 'SANE_NET_START and a successful reply: the client\'s connection '
+         'to the announced port is RELATED')
+    sane('sane_pending', 'SANE_NET_START answered: the expectation', data=False)
+    sane('sane_other_rpc', 'another RPC (code 2): nothing expected, the data connection '
+         'is NEW', code=2)
+    sane('sane_refused', 'SANE_NET_START refused (status 1): nothing expected', status=1)
+    sane('sane_bad_reply', 'a reply whose zero field is not zero: ignored', zero=1)
+
+    # pptp and irc: connections whose payloads the helpers look at and leave.
+    sc = Scenario('pptp_not_control', rules('pptp', '-p tcp --dport 1723'),
+                  'payloads that are no PPTP control messages (text; a management '
+                  'message): the pptp helper does nothing')
+    out.append(sc)
+    t = Tcp(sc, CLIENT, 40200, SERVER, 1723)
+    t.handshake()
+    t.send('c', 'PA', b'GET / HTTP/1.0\r\n\r\n')
+    t.send('s', 'PA', struct.pack('>HHI', 16, 2, 0x1a2b3c4d) + bytes(8))
+    t.send('c', 'A')
+    t.close()
+    sc = Scenario('irc_no_dcc', rules('irc', '-p tcp --dport 6667'),
+                  'IRC lines without a DCC request, and a DCC request from the server '
+                  '(irc only reads the client\'s): nothing expected')
+    out.append(sc)
+    t = Tcp(sc, CLIENT, 40300, SERVER, 6667)
+    t.handshake()
+    t.send('c', 'PA', b'NICK alice\r\nUSER a 0 * :Alice\r\n')
+    t.send('s', 'PA', b':srv PRIVMSG alice :\x01DCC SEND f 3221225986 5555 10\x01\r\n')
+    t.send('c', 'A')
+    Tcp(sc, CLIENT, 40301, SERVER, 5555, isn=(3000, 8000)).handshake()
+
+    # amanda (UDP 10080): the reply's CONNECT line announces up to three
+    # ports; any reply refreshes the entry to 300 s.
+    am = rules('amanda', '-p udp --dport 10080')
+    req = b'Amanda 2.6 REQ HANDLE 000-00000001 SEQ 1\nSERVICE sendbackup\n'
+    sc = Scenario('amanda_connect', am, 'CONNECT DATA/MESG/INDEX: the client\'s '
+                  'connections to two of the ports are RELATED, the third is expected')
+    out.append(sc)
+    sc.add(LAN, gs.pkt_bytes(4, CLIENT, SERVER, 'udp', 850, 10080, payload=req))
+    sc.add(WAN, gs.pkt_bytes(4, SERVER, CLIENT, 'udp', 10080, 850,
+                             payload=b'Amanda 2.6 REP HANDLE 000-00000001 SEQ 1\n'
+                                     b'CONNECT DATA 50000 MESG 50001 INDEX 50002\n'))
+    for i, port in enumerate((50000, 50001)):
+        Tcp(sc, CLIENT, 41000 + i, SERVER, port, isn=(3000, 8000)).handshake()
+    sc = Scenario('amanda_no_port', am, 'a CONNECT line whose first port is 0 (the '
+                  'helper stops there) and a reply without one: nothing expected')
+    out.append(sc)
+    sc.add(LAN, gs.pkt_bytes(4, CLIENT, SERVER, 'udp', 851, 10080, payload=req))
+    sc.add(WAN, gs.pkt_bytes(4, SERVER, CLIENT, 'udp', 10080, 851,
+                             payload=b'REP\nCONNECT DATA 0 MESG 50011\n'))
+    sc.add(WAN, gs.pkt_bytes(4, SERVER, CLIENT, 'udp', 10080, 851, payload=b'REP\n'))
+    Tcp(sc, CLIENT, 41010, SERVER, 50011, isn=(3000, 8000)).handshake()
+    sc = Scenario('amanda_refresh', am, 'a reply refreshes the entry to 300 s: the '
+                  'client\'s packet 50 s later (past the 30 s UDP timeout) is ESTABLISHED '
+                  '(an unrelated packet halfway keeps the gaps under 30 s)')
+    out.append(sc)
+    sc.add(LAN, gs.pkt_bytes(4, CLIENT, SERVER, 'udp', 852, 10080, payload=req))
+    sc.add(WAN, gs.pkt_bytes(4, SERVER, CLIENT, 'udp', 10080, 852, payload=b'REP\n'))
+    sc.add(LAN, gs.pkt_bytes(4, OTHER, SERVER, 'udp', 999, 9, payload=b'x'), dt=25)
+    sc.add(LAN, gs.pkt_bytes(4, CLIENT, SERVER, 'udp', 852, 10080, payload=req), dt=25)
     return out
 
 
