@@ -320,20 +320,25 @@ std::string_view TcpPayload(const Packet& skb, unsigned protoff) {
           skb.data.size() - dataoff};
 }
 
-// DataExpectation is what sane and amanda expect: a TCP connection from the
-// client's address (any port) to the server's address and port.
-CtExpectation DataExpectation(Conn& ct, uint16_t port) {
-  const Tuple& o = ct.tuple[kDirOriginal];
+// Expect is an expectation of master ct for a connection of proto from
+// t's source address (any port) to t's destination address and dport.
+CtExpectation Expect(Conn& ct, const Tuple& t, uint8_t proto, uint16_t dport) {
   CtExpectation e;
-  e.tuple.family = o.family;
-  e.tuple.proto = kTcp;
-  e.tuple.src = o.src;
-  e.tuple.dst = o.dst;
-  e.tuple.dport = port;
-  e.src_mask = FullMask(o.family);
+  e.tuple.family = t.family;
+  e.tuple.proto = proto;
+  e.tuple.src = t.src;
+  e.tuple.dst = t.dst;
+  e.tuple.dport = dport;
+  e.src_mask = FullMask(t.family);
   e.master = &ct;
   e.zone = ct.zone;
   return e;
+}
+
+// DataExpectation is what sane and amanda expect: a TCP connection from the
+// client's address (any port) to the server's address and port.
+CtExpectation DataExpectation(Conn& ct, uint16_t port) {
+  return Expect(ct, ct.tuple[kDirOriginal], kTcp, port);
 }
 
 // Sane is nf_conntrack_sane: a client's SANE_NET_START request (an 8-byte
@@ -482,15 +487,7 @@ Verdict CtHelpers::Tftp(const CtHelperPacket& p, unsigned protoff) {
   const Tuple& r = ct.tuple[kDirReply];
   // The transfer comes back from the server's address, any port, to the
   // client's port.
-  CtExpectation e;
-  e.tuple.family = r.family;
-  e.tuple.proto = kUdp;
-  e.tuple.src = r.src;
-  e.tuple.dst = r.dst;
-  e.tuple.dport = r.dport;
-  e.src_mask = FullMask(r.family);
-  e.master = &ct;
-  e.zone = ct.zone;
+  const CtExpectation e = Expect(ct, r, kUdp, r.dport);
   RefuseNat(ct, "nf_nat_tftp");
   return exp_.Related(e, kTftpPolicy, p.now) == 0 ? Verdict::kAccept
                                                   : Verdict::kDrop;

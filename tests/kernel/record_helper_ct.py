@@ -355,22 +355,22 @@ def scenarios():
     sane('sane_bad_reply', 'a reply whose zero field is not zero: ignored', zero=1)
 
     # pptp and irc: connections whose payloads the helpers look at and leave.
-    sc = Scenario('pptp_not_control', rules('pptp', '-p tcp --dport 1723'),
-                  'payloads that are no PPTP control messages (text; a management '
-                  'message): the pptp helper does nothing')
-    out.append(sc)
-    t = Tcp(sc, CLIENT, 40200, SERVER, 1723)
-    t.handshake()
+    def tcp_sc(name, helper, port, doc, cport):
+        sc = Scenario(name, rules(helper, '-p tcp --dport %d' % port), doc)
+        out.append(sc)
+        t = Tcp(sc, CLIENT, cport, SERVER, port)
+        t.handshake()
+        return sc, t
+    sc, t = tcp_sc('pptp_not_control', 'pptp', 1723, 'payloads that are no PPTP control '
+                   'messages (text; a management message): the pptp helper does nothing',
+                   40200)
     t.send('c', 'PA', b'GET / HTTP/1.0\r\n\r\n')
     t.send('s', 'PA', struct.pack('>HHI', 16, 2, 0x1a2b3c4d) + bytes(8))
     t.send('c', 'A')
     t.close()
-    sc = Scenario('irc_no_dcc', rules('irc', '-p tcp --dport 6667'),
-                  'IRC lines without a DCC request, and a DCC request from the server '
-                  '(irc only reads the client\'s): nothing expected')
-    out.append(sc)
-    t = Tcp(sc, CLIENT, 40300, SERVER, 6667)
-    t.handshake()
+    sc, t = tcp_sc('irc_no_dcc', 'irc', 6667, 'IRC lines without a DCC request, and a DCC '
+                   'request from the server (irc only reads the client\'s): nothing '
+                   'expected', 40300)
     t.send('c', 'PA', b'NICK alice\r\nUSER a 0 * :Alice\r\n')
     t.send('s', 'PA', b':srv PRIVMSG alice :\x01DCC SEND f 3221225986 5555 10\x01\r\n')
     t.send('c', 'A')
