@@ -82,8 +82,7 @@ inline unsigned ChildOf(const uint32_t* thr, __m128i k) {
       _mm_packs_epi16(_mm_packs_epi32(a, b), _mm_packs_epi32(c, d));
   // Thresholds ascend, so the ones above the key are a run of high lanes;
   // lane 15 is the node's meta word, not a threshold.
-  const unsigned gt =
-      (unsigned(_mm_movemask_epi8(packed)) & 0x7fffu) | 0x8000u;
+  const unsigned gt = (unsigned(_mm_movemask_epi8(packed)) & 0x7fffu) | 0x8000u;
   return unsigned(__builtin_ctz(gt));
 }
 #else
@@ -501,9 +500,6 @@ void ChainIndex::SortTrees() {
   for (int t = 0; t < ClsCursor::kMaxTrees; ++t)
     if (!(trees_[t].root & kLeafRef) && trees_[t].min > home_.size() / 8 * 7)
       lazy_ |= uint8_t(1u << t);
-  nactive_ = 0;
-  for (int i = 0; i < ClsCursor::kMaxTrees; ++i)
-    if (!(trees_[i].root & kLeafRef)) active_[nactive_++] = uint8_t(i);
   for (int i = 0; i < ClsCursor::kMaxTrees; ++i) order_[i] = uint8_t(i);
   std::sort(order_, order_ + ClsCursor::kMaxTrees, [&](uint8_t a, uint8_t b) {
     return trees_[a].min < trees_[b].min;
@@ -719,7 +715,8 @@ void ChainIndex::PrepareCursor(const PacketKey& k, ClsCursor& c) const {
   InitCursor(k, c);
   const KeyVectors kv(k.f);
   for (int t = 0; t < ClsCursor::kMaxTrees; ++t)
-    if (!(lazy_ >> t & 1)) LeafOf(Descend(trees_[t].root, kv), c.leaf[t], c.n[t]);
+    if (!(lazy_ >> t & 1))
+      LeafOf(Descend(trees_[t].root, kv), c.leaf[t], c.n[t]);
 }
 
 void ChainIndex::DescendLazy(int t, const PacketKey& k, ClsCursor& c) const {
@@ -777,7 +774,8 @@ void ChainIndex::NextBurst(const PacketKey* const* keys,
     uint32_t leaf[kT][kChunk];
     KeyVectors kv[kChunk];
     for (size_t j = 0; j < m; ++j) kv[j] = KeyVectors(keys[base + j]->f);
-    for (size_t j = 0; j < m; ++j) InitCursor(*keys[base + j], *cursors[base + j]);
+    for (size_t j = 0; j < m; ++j)
+      InitCursor(*keys[base + j], *cursors[base + j]);
     // Tree by tree, every packet still descending moves down one level per
     // round, so the loads of a round are independent and their cache misses
     // overlap; packets that reached their leaf leave the round's list.
@@ -798,7 +796,8 @@ void ChainIndex::NextBurst(const PacketKey* const* keys,
               nd.child[ChildOf(nd.thr, kv[j].f[FieldOf(r[j])])];
           // Both lines of the next node (for a leaf, a harmless address:
           // a prefetch does not fault).
-          const uintptr_t nn = base_addr + uintptr_t(NodeOf(next)) * sizeof(Node);
+          const uintptr_t nn =
+              base_addr + uintptr_t(NodeOf(next)) * sizeof(Node);
           __builtin_prefetch(reinterpret_cast<const void*>(nn));
           __builtin_prefetch(reinterpret_cast<const void*>(nn + 64));
           r[j] = next;

@@ -127,9 +127,9 @@ struct ClsCursor {
   static constexpr int kMaxTrees = 4;
   void Reset() { ready = false; }
   bool ready = false;
-  bool exact;  // the candidate Next returned last has an exact box
+  bool exact;       // the candidate Next returned last has an exact box
   uint8_t verdict;  // and its RuleBox::verdict
-  uint8_t lazy;  // trees not descended yet (ChainIndex::lazy_)
+  uint8_t lazy;     // trees not descended yet (ChainIndex::lazy_)
   uint64_t in_mask, out_mask;  // patterns the interfaces match
   const ClsBox* leaf[kMaxTrees];
   uint32_t pos[kMaxTrees], n[kMaxTrees];
@@ -263,9 +263,6 @@ class ChainIndex {
   size_t budget_ = 0;   // slots a build may use (see BuildBoxes)
   Tree trees_[ClsCursor::kMaxTrees];
   uint8_t order_[ClsCursor::kMaxTrees] = {0, 1, 2, 3};  // by Tree::min
-  // Trees whose root is a node (the others need no descent).
-  uint8_t active_[ClsCursor::kMaxTrees] = {};
-  int nactive_ = 0;
   // Trees a cursor descends only when Next reaches them (see SortTrees).
   uint8_t lazy_ = 0;
   // Interface patterns seen in the chain; entry 0 is "any interface".

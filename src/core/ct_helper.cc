@@ -361,8 +361,8 @@ Verdict CtHelpers::Sane(const CtHelperPacket& p, unsigned protoff) {
   // status (4 bytes, 0 = success), zero (2), port (2).
   if (data.size() < 8 || Load32(d) != 0 || Load16(d + 4) != 0)
     return Verdict::kAccept;
-  return exp_.Related(DataExpectation(ct, Load16(d + 6)), kSanePolicy,
-                      p.now) == 0
+  return exp_.Related(DataExpectation(ct, Load16(d + 6)), kSanePolicy, p.now) ==
+                 0
              ? Verdict::kAccept
              : Verdict::kDrop;
 }
@@ -374,7 +374,8 @@ Verdict CtHelpers::Amanda(const CtHelperPacket& p, unsigned protoff) {
   const bool reply = p.ctinfo == CtInfo::kEstablishedReply;
   if (!reply) return Verdict::kAccept;
   Conn& ct = *p.ct;
-  if (!(ct.status & kIpsFixedTimeout)) ct.expires = p.now + kAmandaMasterTimeout;
+  if (!(ct.status & kIpsFixedTimeout))
+    ct.expires = p.now + kAmandaMasterTimeout;
   const Packet& skb = *p.skb;
   const size_t dataoff = protoff + 8;
   if (dataoff >= skb.data.size()) return Verdict::kAccept;

@@ -326,7 +326,8 @@ TEST(CtHelpers, PptpAndIrcWithoutTheirMessagesDoNothing) {
   EXPECT_EQ(HelpTcp("irc", text), Verdict::kAccept);
   // A DCC request too close to the end is not looked at; one from the
   // server neither.
-  EXPECT_EQ(HelpTcp("irc", "PRIVMSG x :\1DCC SEND f 1 2\1\n"), Verdict::kAccept);
+  EXPECT_EQ(HelpTcp("irc", "PRIVMSG x :\1DCC SEND f 1 2\1\n"),
+            Verdict::kAccept);
   const std::string dcc = "PRIVMSG bob :\1DCC SEND file 3232235521 5000 10\1\n";
   EXPECT_EQ(HelpTcp("irc", dcc, true), Verdict::kAccept);
 }
