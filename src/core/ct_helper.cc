@@ -274,6 +274,17 @@ Verdict CtHelpers::Help(const CtHelperPacket& p) {
   return Verdict::kAccept;
 }
 
+// TcpPayload is the payload of a TCP segment (empty when there is none or
+// the header cannot be read).
+std::string_view TcpPayload(const Packet& skb, unsigned protoff) {
+  const uint8_t* th = skb.HeaderPointer(protoff, 20);
+  if (th == nullptr) return {};
+  const size_t dataoff = protoff + (th[12] >> 4) * 4u;
+  if (dataoff >= skb.data.size()) return {};
+  return {reinterpret_cast<const char*>(skb.data.data()) + dataoff,
+          skb.data.size() - dataoff};
+}
+
 // GateTcp takes the pptp and irc helpers as far as their first test of the
 // payload. Most packets stop there with nothing done (no PPTP control
 // header, no DCC request), which is what the kernel does too; a packet that
@@ -285,39 +296,21 @@ Verdict CtHelpers::GateTcp(const CtHelperPacket& p, unsigned protoff) {
     return Verdict::kAccept;
   if (ct.helper == "irc" && p.ctinfo == CtInfo::kEstablishedReply)
     return Verdict::kAccept;
-  const Packet& skb = *p.skb;
-  const uint8_t* th = skb.HeaderPointer(protoff, 20);
-  if (th == nullptr) return Verdict::kAccept;
-  const size_t dataoff = protoff + (th[12] >> 4) * 4u;
+  const std::string_view data = TcpPayload(*p.skb, protoff);
   if (ct.helper == "pptp") {
     // conntrack_pptp_help: a PPTP header (length, type, magic cookie) of
     // a control message (type 1, cookie 0x1a2b3c4d), or nothing happens.
-    const uint8_t* h = skb.HeaderPointer(dataoff, 8);
-    if (h == nullptr || Load16(h + 2) != 1 || Load32(h + 4) != 0x1a2b3c4d)
+    const auto* h = reinterpret_cast<const uint8_t*>(data.data());
+    if (data.size() < 8 || Load16(h + 2) != 1 || Load32(h + 4) != 0x1a2b3c4d)
       return Verdict::kAccept;
     NotModelled(ct, "a PPTP control message (call tracking, GRE expectations)");
   }
   // irc's help: a DCC request ("\1DCC ") starting before the last 24 bytes
   // of the payload, or nothing happens.
-  if (dataoff >= skb.data.size()) return Verdict::kAccept;
-  const std::string_view data(
-      reinterpret_cast<const char*>(skb.data.data()) + dataoff,
-      skb.data.size() - dataoff);
   const size_t at = data.find("\1DCC ");
   if (at == std::string_view::npos || at + 24 >= data.size())
     return Verdict::kAccept;
   NotModelled(ct, "an IRC DCC request (its expectation)");
-}
-
-// TcpPayload is the payload of a TCP segment (empty when there is none or
-// the header cannot be read).
-std::string_view TcpPayload(const Packet& skb, unsigned protoff) {
-  const uint8_t* th = skb.HeaderPointer(protoff, 20);
-  if (th == nullptr) return {};
-  const size_t dataoff = protoff + (th[12] >> 4) * 4u;
-  if (dataoff >= skb.data.size()) return {};
-  return {reinterpret_cast<const char*>(skb.data.data()) + dataoff,
-          skb.data.size() - dataoff};
 }
 
 // Expect is an expectation of master ct for a connection of proto from
@@ -361,18 +354,17 @@ Verdict CtHelpers::Sane(const CtHelperPacket& p, unsigned protoff) {
   // status (4 bytes, 0 = success), zero (2), port (2).
   if (data.size() < 8 || Load32(d) != 0 || Load16(d + 4) != 0)
     return Verdict::kAccept;
-  return exp_.Related(DataExpectation(ct, Load16(d + 6)), kSanePolicy, p.now) ==
-                 0
-             ? Verdict::kAccept
-             : Verdict::kDrop;
+  const int r =
+      exp_.Related(DataExpectation(ct, Load16(d + 6)), kSanePolicy, p.now);
+  return r == 0 ? Verdict::kAccept : Verdict::kDrop;
 }
 
-// Amanda is nf_conntrack_amanda: a reply from the client refreshes the
-// entry to the master timeout; a "CONNECT " line in it announces up to
-// three ports (DATA, MESG, INDEX), each expected from the server side.
+// Amanda is nf_conntrack_amanda: any packet in the reply direction
+// refreshes the entry to the master timeout; a "CONNECT " line in it
+// announces up to three ports (DATA, MESG, INDEX), each expected from the
+// original direction's source to its destination.
 Verdict CtHelpers::Amanda(const CtHelperPacket& p, unsigned protoff) {
-  const bool reply = p.ctinfo == CtInfo::kEstablishedReply;
-  if (!reply) return Verdict::kAccept;
+  if (p.ctinfo != CtInfo::kEstablishedReply) return Verdict::kAccept;
   Conn& ct = *p.ct;
   if (!(ct.status & kIpsFixedTimeout))
     ct.expires = p.now + kAmandaMasterTimeout;
