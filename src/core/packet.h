@@ -69,6 +69,10 @@ struct Packet {
   // to the packet that created it until that packet is confirmed.
   std::shared_ptr<Conn> ct_ref;
   bool nftrace = false;
+  // A TCP reset nf_send_reset made (IPv4): until a device completes it, its
+  // checksum field holds only the pseudo-header sum (CHECKSUM_PARTIAL), which
+  // is what an ICMP error quoting it carries. data keeps the complete sum.
+  bool csum_partial = false;
   double tstamp = 0;  // seconds, from the packet's "t"
 
   // HeaderPointer returns len bytes at off, or nullptr when the packet is

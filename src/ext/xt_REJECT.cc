@@ -264,6 +264,16 @@ std::vector<uint8_t> IcmpUnreachV4(const std::vector<uint8_t>& pkt,
   return IcmpErrorV4(pkt, 3, code, 0, src, mtu, ttl);
 }
 
+std::vector<uint8_t> WithPartialTcpChecksum(std::vector<uint8_t> d) {
+  const unsigned ihl = Ihl(d);
+  if (d.size() < ihl + 18 || d[9] != kProtoTcp) return d;
+  const uint32_t len = uint32_t(d.size() - ihl);
+  const uint16_t sum = uint16_t(
+      ~CsumFold(PseudoHeaderV4(d.data() + 12, d.data() + 16, kProtoTcp, len)));
+  Store16(d.data() + ihl + 16, sum);
+  return d;
+}
+
 std::vector<uint8_t> TcpResetV6(const std::vector<uint8_t>& pkt,
                                 uint8_t hoplimit) {
   if (pkt.size() < 40) return {};
@@ -504,7 +514,9 @@ class RejectTarget : public Target {
       std::vector<uint8_t> rst = TcpResetV4(skb.data);
       if (rst.empty()) return;
       SetClosing(p);
-      p.svc->SendLocal(ReplyPacket(Family::kIPv4, std::move(rst)));
+      Packet out = ReplyPacket(Family::kIPv4, std::move(rst));
+      out.csum_partial = true;
+      p.svc->SendLocal(std::move(out));
       return;
     }
     if (skb.pkt_type != PktType::kHost) return;
@@ -524,7 +536,12 @@ class RejectTarget : public Target {
           host->AddrType(Family::kIPv4, daddr, nullptr) == RouteType::kLocal;
       if (!local) src = RouteSource(*host, r, saddr);
     }
-    std::vector<uint8_t> err = IcmpUnreachV4(skb.data, code, src, mtu);
+    // A reset of ours not yet sent (CHECKSUM_PARTIAL) needs no checksum
+    // check (skb_csum_unnecessary) and is quoted with its partial sum.
+    std::vector<uint8_t> err =
+        skb.csum_partial ? IcmpErrorV4(WithPartialTcpChecksum(skb.data), 3,
+                                       code, 0, src, mtu)
+                         : IcmpUnreachV4(skb.data, code, src, mtu);
     if (err.empty()) return;
     if (!p.svc->IcmpErrorAllowed(Family::kIPv4, saddr, 3, code,
                                  st ? st->in : nullptr))

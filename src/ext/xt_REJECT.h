@@ -47,6 +47,12 @@ std::vector<uint8_t> IcmpUnreachV4(const std::vector<uint8_t>& pkt,
                                    unsigned mtu = 1500,
                                    uint8_t ttl = kDefaultTtl);
 
+// WithPartialTcpChecksum returns an IPv4 TCP segment as the kernel holds it
+// before a device completes its checksum (CHECKSUM_PARTIAL, as nf_send_reset
+// leaves its reset): the checksum field is the folded pseudo-header sum
+// (~tcp_v4_check(len, saddr, daddr, 0)). Other packets come back unchanged.
+std::vector<uint8_t> WithPartialTcpChecksum(std::vector<uint8_t> d);
+
 // IcmpErrorV4 returns the ICMP error (type, code, 32-bit info such as the
 // MTU of a "fragmentation needed") that icmp_send builds about pkt, or an
 // empty vector when icmp_send refuses for reasons found in the packet: a

@@ -260,6 +260,19 @@ TEST(TcpResetV4, Silences) {
   EXPECT_TRUE(TcpResetV4(cut).empty());
 }
 
+TEST(WithPartialTcpChecksum, IsThePseudoHeaderSum) {
+  // A reset from 10.21.207.65 to 10.21.207.254 as an ICMP error quoted it
+  // before it left the host (kernel-checked: random kernel-diff seed 6456).
+  auto syn = WithL4Checksum(
+      Ip4(6, Tcp(1000, 0, 0x02), 0, 0x4000, "10.21.207.254", "10.21.207.65"),
+      20, 16, false);
+  std::vector<uint8_t> rst = TcpResetV4(syn);
+  ASSERT_EQ(rst.size(), 40u);
+  EXPECT_EQ(Get16(WithPartialTcpChecksum(rst), 36), 0xb384);
+  std::vector<uint8_t> udp(8, 0);
+  EXPECT_EQ(WithPartialTcpChecksum(Ip4(17, udp)), Ip4(17, udp));
+}
+
 TEST(IcmpUnreachV4, QuotesThePacket) {
   std::vector<uint8_t> udp(13, 'q');
   Put16(udp, 4, 13);
