@@ -27,17 +27,24 @@ void Label(benchmark::State& state, const ClassBenchSet& s) {
   state.SetItemsProcessed(int64_t(state.iterations()));
 }
 
+// Keys are the index's keys of a set's packets.
+std::vector<core::PacketKey> Keys(const ClassBenchSet& s,
+                                  const core::ChainIndex& ix) {
+  std::vector<core::PacketKey> keys(s.pkts.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    core::MakePacketKey(s.params[i], s.infos[i], ix.addr_word(), keys[i]);
+    core::PadIfName(s.st.in, keys[i].in);
+    core::PadIfName(s.st.out, keys[i].out);
+  }
+  return keys;
+}
+
 // BM_Index: the index's first candidate for each trace packet.
 void BM_Index(benchmark::State& state) {
   ClassBenchSet& s =
       LoadSet(SeedName(int(state.range(0))), int(state.range(1)), true);
   const core::ChainIndex* ix = s.table->Index(s.chain);
-  std::vector<core::PacketKey> keys(s.pkts.size());
-  for (size_t i = 0; i < keys.size(); ++i) {
-    core::MakePacketKey(s.params[i], s.infos[i], ix->addr_word(), keys[i]);
-    core::PadIfName(s.st.in, keys[i].in);
-    core::PadIfName(s.st.out, keys[i].out);
-  }
+  const std::vector<core::PacketKey> keys = Keys(s, *ix);
   size_t i = 0;
   core::ClsCursor c;
   for (auto _ : state) {
@@ -57,12 +64,7 @@ void BM_IndexBurst(benchmark::State& state) {
   ClassBenchSet& s =
       LoadSet(SeedName(int(state.range(0))), int(state.range(1)), true);
   const core::ChainIndex* ix = s.table->Index(s.chain);
-  std::vector<core::PacketKey> keys(s.pkts.size());
-  for (size_t i = 0; i < keys.size(); ++i) {
-    core::MakePacketKey(s.params[i], s.infos[i], ix->addr_word(), keys[i]);
-    core::PadIfName(s.st.in, keys[i].in);
-    core::PadIfName(s.st.out, keys[i].out);
-  }
+  const std::vector<core::PacketKey> keys = Keys(s, *ix);
   constexpr size_t kBurst = 32;
   std::vector<core::ClsCursor> cursors(kBurst);
   const core::PacketKey* kp[kBurst];
