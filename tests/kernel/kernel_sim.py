@@ -1588,7 +1588,10 @@ class Run:
         fwd = self.sc.hostj.get('forwarding6' if fam == 6 else 'forwarding',
                                 self.sc.hostj.get('forwarding', False))
         own_mac = not p.get('dst_mac') or _mac_bytes(p['dst_mac']) == self.host.mac.get(p.get('iface'))
-        if fwd and own_mac and info.get('ttl', 64) <= 1:
+        # ip_forward checks the TTL only of a packet routed to be forwarded
+        # (a blackhole or unreachable route drops it first)
+        if fwd and own_mac and info.get('ttl', 64) <= 1 and \
+                self._forward_route(p, info, fam, b, mark):
             return 'ttl'
         return 'route'
 
